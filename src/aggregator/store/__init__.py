@@ -1,0 +1,24 @@
+"""The only SQL in aggregator: tables, migrations, upserts, leases and queries.
+
+Use :class:`Store`; it hands out the plain values of :mod:`aggregator.store.records`.
+"""
+
+from aggregator.store.records import (
+    OutboxRow,
+    PageWork,
+    SourceState,
+    SponsorRow,
+    StoredEpisode,
+    UpsertResult,
+)
+from aggregator.store.store import Store
+
+__all__ = [
+    "OutboxRow",
+    "PageWork",
+    "SourceState",
+    "SponsorRow",
+    "Store",
+    "StoredEpisode",
+    "UpsertResult",
+]
