@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from httpserver import HttpServer
 
 PG_URL = os.environ.get("AGGREGATOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("AGGREGATOR_REQUIRE_POSTGRES") == "1"
@@ -67,3 +68,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def http_server() -> Iterator[HttpServer]:
+    """A real HTTP server on 127.0.0.1 (see tests/httpserver.py for its routes)."""
+    with HttpServer() as server:
+        yield server

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import ConfigError, load_settings, parse_duration, parse_size
+from aggregator.config import ConfigError, cron_trigger, load_settings, parse_duration, parse_size
 
 GOOD = """\
 state_dir: st
@@ -56,7 +56,9 @@ def test_bad_value_in_a_list_names_its_line(tmp_path):
 
 
 def test_bad_cron_and_timezone_are_explained(tmp_path):
-    p = write(tmp_path, GOOD.replace("0 7 * * 1", "61 7 * * 1").replace("Europe/Berlin", "Mars/Base"))
+    p = write(
+        tmp_path, GOOD.replace("0 7 * * 1", "61 7 * * 1").replace("Europe/Berlin", "Mars/Base")
+    )
     with pytest.raises(ConfigError) as err:
         load_settings(p)
     msg = str(err.value)
@@ -117,3 +119,28 @@ def test_sizes(text, size):
 def test_shipped_feeds_yaml_is_valid():
     s = load_settings(Path(__file__).parents[1] / "feeds.yaml")
     assert len(s.feeds) == 6
+
+
+@pytest.mark.parametrize(
+    ("expr", "weekdays"),
+    [
+        ("0 7 * * 1", {0}),  # cron's 1 is Monday (datetime.weekday() 0)
+        ("0 7 * * 0", {6}),
+        ("0 7 * * 7", {6}),
+        ("0 7 * * 1-5", {0, 1, 2, 3, 4}),
+        ("0 7 * * sat,sun", {5, 6}),
+        ("0 7 * * */2", {6, 1, 3, 5}),  # Sun, Tue, Thu, Sat as in cron
+    ],
+)
+def test_cron_weekdays_follow_cron_not_apscheduler(expr, weekdays):
+    from datetime import UTC, datetime
+
+    trigger = cron_trigger(expr, "UTC")
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    seen = set()
+    for _ in range(14):
+        t = trigger.get_next_fire_time(None, t)
+        assert t is not None
+        seen.add(t.weekday())
+        t = t + timedelta(minutes=1)
+    assert seen == weekdays

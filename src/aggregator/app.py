@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator import __version__
@@ -60,25 +59,40 @@ class Services:
     updater: Updater
     clock: Callable[[], datetime]
     executor: Executor | None
-    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    instance: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    )
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow,
-             processes: bool = True) -> Services:
+    def open(
+        cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow, processes: bool = True
+    ) -> Services:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.database_url)
         store.upgrade()
         store.sync_sources(settings, clock())
         p = settings.poll
         fetcher = Fetcher(
-            timeout=p.timeout.total_seconds(), max_bytes=p.max_bytes,
-            max_redirects=p.max_redirects, concurrency=p.concurrency, per_host=p.per_host,
+            timeout=p.timeout.total_seconds(),
+            max_bytes=p.max_bytes,
+            max_redirects=p.max_redirects,
+            concurrency=p.concurrency,
+            per_host=p.per_host,
             allow_private_addresses=settings.allow_private_addresses,
-            user_agent=user_agent(settings), now=clock,
+            user_agent=user_agent(settings),
+            now=clock,
         )
-        executor = ProcessPoolExecutor(max_workers=max(1, (os.cpu_count() or 2))) if processes else None
-        updater = Updater(store, fetcher, settings, registry=registry_for(settings), clock=clock,
-                          executor=executor)
+        executor = (
+            ProcessPoolExecutor(max_workers=max(1, (os.cpu_count() or 2))) if processes else None
+        )
+        updater = Updater(
+            store,
+            fetcher,
+            settings,
+            registry=registry_for(settings),
+            clock=clock,
+            executor=executor,
+        )
         return cls(settings, store, fetcher, updater, clock, executor)
 
     async def close(self) -> None:
@@ -96,31 +110,41 @@ class Services:
 
     async def poll_due(self, *, lease: bool = True) -> list[PollOutcome]:
         due = await asyncio.to_thread(
-            self.store.due_sources, self.clock(), limit=max(100, self.settings.poll.concurrency * 8),
-            owner=self.instance if lease else None, lease=SOURCE_LEASE if lease else None,
+            self.store.due_sources,
+            self.clock(),
+            limit=max(100, self.settings.poll.concurrency * 8),
+            owner=self.instance if lease else None,
+            lease=SOURCE_LEASE if lease else None,
         )
         return await self.updater.poll_many(due)
 
     async def poll_everything(self) -> list[PollOutcome]:
-        sources = [s for s in await asyncio.to_thread(self.store.all_sources)
-                   if s.active and not s.muted]
+        sources = [
+            s for s in await asyncio.to_thread(self.store.all_sources) if s.active and not s.muted
+        ]
         return await self.updater.poll_many(sources)
 
     async def publish(self) -> list[str]:
         """Write the merged feed files; on several instances only the lease holder does."""
         now = self.clock()
-        if not await asyncio.to_thread(self.store.try_lease, PUBLISH_LEASE, self.instance,
-                                       now=now, ttl=timedelta(minutes=5)):
+        if not await asyncio.to_thread(
+            self.store.try_lease, PUBLISH_LEASE, self.instance, now=now, ttl=timedelta(minutes=5)
+        ):
             log.debug("publish skipped: another instance holds the lease")
             return []
         try:
-            items = await asyncio.to_thread(self.store.latest_episodes,
-                                            self.settings.merged_feed.max_items)
+            items = await asyncio.to_thread(
+                self.store.latest_episodes, self.settings.merged_feed.max_items
+            )
             sources = await asyncio.to_thread(self.store.all_sources)
             env = template_env(self.settings.templates)
             written = await asyncio.to_thread(
-                publish_all, items, [s for s in sources if s.active], self.settings,
-                now=now, env=env,
+                publish_all,
+                items,
+                [(s.show, s.url, None) for s in sources if s.active and s.kind == "feed"],
+                self.settings,
+                now=now,
+                env=env,
             )
         finally:
             await asyncio.to_thread(self.store.release_lease, PUBLISH_LEASE, self.instance)
@@ -132,8 +156,9 @@ class Services:
 class Daemon:
     """``aggregator run``: scheduler, HTTP server, signals and systemd notifications."""
 
-    def __init__(self, config_path: str | None, settings: Settings, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, config_path: str | None, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.config_path = config_path
         self.settings = settings
         self.clock = clock
@@ -154,19 +179,33 @@ class Daemon:
         app = build_app(self.settings.public_dir, ready=self.ready)
         self._server = await start_server(app, self.settings.listen_host, self.settings.listen_port)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.scheduler.add_job(self._tick, IntervalTrigger(seconds=self.settings.poll.tick.total_seconds()),
-                               id="tick", max_instances=1, coalesce=True,
-                               next_run_time=datetime.now(UTC), misfire_grace_time=None)
+        self.scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=self.settings.poll.tick.total_seconds()),
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
+        )
         self._schedule_digests()
         self.scheduler.start()
-        for sig, handler in ((signal.SIGTERM, self.stopping.set), (signal.SIGINT, self.stopping.set),
-                             (signal.SIGHUP, lambda: self._spawn(self.reload()))):
+        for sig, handler in (
+            (signal.SIGTERM, self.stopping.set),
+            (signal.SIGINT, self.stopping.set),
+            (signal.SIGHUP, lambda: self._spawn(self.reload())),
+        ):
             loop.add_signal_handler(sig, handler)
         watchdog = watchdog_interval()
         dog = asyncio.create_task(self._watchdog(watchdog)) if watchdog else None
         sources = len(self.settings.feeds) + len(self.settings.pages)
-        log.info("started version=%s sources=%d listen=%s db=%s", __version__, sources,
-                 self.settings.listen, self.services.store.url_for_logs)
+        log.info(
+            "started version=%s sources=%d listen=%s db=%s",
+            __version__,
+            sources,
+            self.settings.listen,
+            self.services.store.url_for_logs,
+        )
         self.notifier.ready(f"{sources} sources, waiting for first poll")
         await self.stopping.wait()
         log.info("stopping: finishing in-flight polls")
@@ -197,9 +236,10 @@ class Daemon:
             if outcomes:
                 self.last_poll = self.clock()
                 self.failing = sum(1 for o in outcomes if o.status == "failed")
-                if any(o.changed for o in outcomes):
-                    await self.services.publish()
-                elif not self.settings.public_dir.joinpath("feed.xml").exists():
+                if (
+                    any(o.changed for o in outcomes)
+                    or not self.settings.public_dir.joinpath("feed.xml").exists()
+                ):
                     await self.services.publish()
             self.notifier.status(self.status_line())
         except Exception:
@@ -221,15 +261,25 @@ class Daemon:
         if not self.settings.digests:
             return
         from aggregator.deliver import run_scheduled_digest
+        from aggregator.digest import trigger as digest_trigger
 
         for d in self.settings.digests:
             self.scheduler.add_job(
-                self._digest_job, CronTrigger.from_crontab(d.schedule, timezone=d.timezone),
-                args=[d.name, run_scheduled_digest], id=f"digest:{d.name}", max_instances=1,
-                coalesce=True, misfire_grace_time=6 * 3600,
+                self._digest_job,
+                digest_trigger(d),
+                args=[d.name, run_scheduled_digest],
+                id=f"digest:{d.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=6 * 3600,
             )
-        self.scheduler.add_job(self._deliver_job, IntervalTrigger(minutes=1), id="digest:deliver",
-                               max_instances=1, coalesce=True)
+        self.scheduler.add_job(
+            self._deliver_job,
+            IntervalTrigger(minutes=1),
+            id="digest:deliver",
+            max_instances=1,
+            coalesce=True,
+        )
 
     async def _digest_job(self, name: str, run: Callable[..., object]) -> None:
         assert self.services is not None
@@ -243,8 +293,9 @@ class Daemon:
 
         assert self.services is not None and self.settings.smtp is not None
         try:
-            await asyncio.to_thread(deliver_due, self.services.store, self.settings.smtp,
-                                    now=self.clock())
+            await asyncio.to_thread(
+                deliver_due, self.services.store, self.settings.smtp, now=self.clock()
+            )
         except Exception:
             log.exception("digest delivery failed")
 
@@ -254,8 +305,9 @@ class Daemon:
         try:
             settings = await asyncio.to_thread(load_settings, self.config_path)
         except ConfigError as exc:
-            log.error("reload failed, keeping the running configuration: %s",
-                      str(exc).replace("\n", "; "))
+            log.error(
+                "reload failed, keeping the running configuration: %s", str(exc).replace("\n", "; ")
+            )
             self.notifier.ready(self.status_line())
             return
         assert self.services is not None
@@ -302,4 +354,3 @@ async def publish_now(settings: Settings) -> list[str]:
         return await services.publish()
     finally:
         await services.close()
-

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,8 +35,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.I)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
 _SIZE_UNITS = {
-    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
 }
 
 
@@ -161,7 +167,9 @@ class SmtpSettings(_Strict):
     def _one_password_source(self) -> SmtpSettings:
         given = [k for k in ("password", "password_env", "password_file") if getattr(self, k)]
         if len(given) > 1:
-            raise ValueError(f"expected at most one of password, password_env, password_file; got {given}")
+            raise ValueError(
+                f"expected at most one of password, password_env, password_file; got {given}"
+            )
         return self
 
     def resolved_password(self) -> str | None:
@@ -171,7 +179,9 @@ class SmtpSettings(_Strict):
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise ConfigError(f"smtp.password_env: environment variable {self.password_env} is not set")
+                raise ConfigError(
+                    f"smtp.password_env: environment variable {self.password_env} is not set"
+                )
             return value
         if self.password_file:
             return self.password_file.read_text(encoding="utf-8").strip()
@@ -187,16 +197,60 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"expected an IANA time zone such as Europe/Berlin, got {value!r}") from exc
+        raise ValueError(
+            f"expected an IANA time zone such as Europe/Berlin, got {value!r}"
+        ) from exc
     return value
 
 
-def _cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
+
+def _cron_weekdays(field: str) -> str:
+    """Cron's day-of-week field (0 or 7 = Sunday, names allowed) as APScheduler day names.
+
+    APScheduler 3's ``from_crontab`` numbers weekdays from Monday = 0, so ``0 7 * * 1``
+    would run on Tuesdays; spelling the days out keeps cron's meaning.
+    """
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        rng, _, step_s = part.partition("/")
+        step = int(step_s) if step_s else 1
+        if rng == "*":
+            lo, hi = 0, 6
+        else:
+            ends = [
+                _WEEKDAYS.index(x[:3]) if x[:3] in _WEEKDAYS else int(x) for x in rng.split("-")
+            ]
+            lo, hi = ends[0], ends[-1] if len(ends) > 1 else (6 if step_s else ends[0])
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and step > 0):
+            raise ValueError(f"day of week out of range in {field!r}")
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_WEEKDAYS[d] for d in sorted(days))
+
+
+def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
+    """A 5-field crontab line as an APScheduler trigger, with cron's weekday numbering."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_cron_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
+    )
+
+
+def _cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value)
-    except ValueError as exc:
+        cron_trigger(value)
+    except (ValueError, IndexError) as exc:
         raise ValueError(f"expected a 5-field cron expression such as '0 7 * * 1': {exc}") from exc
     return value
 
@@ -220,7 +274,9 @@ class DigestSettings(_Strict):
     @classmethod
     def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for addr in v:
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", addr) and not re.search(r"<[^@\s]+@[^@\s]+>", addr):
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", addr) and not re.search(
+                r"<[^@\s]+@[^@\s]+>", addr
+            ):
                 raise ValueError(f"expected an email address, got {addr!r}")
         return v
 
@@ -387,7 +443,9 @@ def _describe(exc: ValidationError, tree: Any, path: Path) -> str:
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+        key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(
+            ".[", "["
+        )
         line = _line_of(tree, loc) or 1
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
