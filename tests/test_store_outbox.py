@@ -170,3 +170,13 @@ def test_racing_for_a_lease_lets_exactly_one_win(store: Store) -> None:
         th.join(timeout=60)
     assert errors == []
     assert sorted(results.values()) == [False] * 5 + [True]
+
+
+def test_claiming_a_row_is_compare_and_set(store: Store) -> None:
+    store.outbox_add("d", "p1", "a@example.org", b"msg", now=NOW)
+    (row,) = store.outbox_due(NOW)
+    first = store.outbox_mark(row.id, status="sending", now=NOW, expect_attempts=row.attempts)
+    second = store.outbox_mark(row.id, status="sending", now=NOW, expect_attempts=row.attempts)
+    assert (first, second) == (True, False)
+    (after,) = store.outbox_rows("d")
+    assert after.attempts == 1

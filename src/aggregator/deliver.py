@@ -66,7 +66,8 @@ class DigestStore(Protocol):
         error: str | None = None,
         next_attempt_at: datetime | None = None,
         message_id: str | None = None,
-    ) -> None: ...
+        expect_attempts: int | None = None,
+    ) -> bool: ...
 
 
 Sender = Callable[..., None]  # (smtp, payload, *, recipient) -> None, raises mail.SendError
@@ -268,7 +269,15 @@ def _deliver_one(
     """One row through 'sending' to 'sent' or 'failed', noted in ``report``."""
     # Committed before the hand-off: a crash from here on leaves the row in 'sending',
     # and the lease makes it due again once this attempt can no longer be running.
-    store.outbox_mark(row.id, status="sending", now=now, next_attempt_at=now + sending_lease(smtp))
+    claimed = store.outbox_mark(
+        row.id,
+        status="sending",
+        now=now,
+        next_attempt_at=now + sending_lease(smtp),
+        expect_attempts=row.attempts,
+    )
+    if not claimed:  # another sender took it since outbox_due read it
+        return
     try:
         send(smtp, row.payload, recipient=row.recipient)
     except Exception as exc:

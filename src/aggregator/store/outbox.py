@@ -105,8 +105,14 @@ def outbox_mark(
     error: str | None,
     next_attempt_at: datetime | None,
     message_id: str | None,
-) -> None:
-    """Move a message along; ``sending`` counts an attempt, ``sent`` stamps the time."""
+    expect_attempts: int | None = None,
+) -> bool:
+    """Move a message along; ``sending`` counts an attempt, ``sent`` stamps the time.
+
+    With ``expect_attempts`` the change is a compare-and-set: it happens only while the row
+    still has that many attempts, so two senders (the daemon and ``digest --send``) cannot
+    both claim it. Returns whether the row changed.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown outbox status {status!r}; expected one of {STATUSES}")
     o = t.outbox
@@ -119,4 +125,7 @@ def outbox_mark(
         values["last_error"] = error
     if message_id is not None:
         values["message_id"] = message_id
-    conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
+    stmt = update(o).where(o.c.id == outbox_id)
+    if expect_attempts is not None:
+        stmt = stmt.where(o.c.attempts == expect_attempts)
+    return conn.execute(stmt.values(**values)).rowcount == 1

@@ -269,8 +269,9 @@ class Store:
         error: str | None = None,
         next_attempt_at: datetime | None = None,
         message_id: str | None = None,
-    ) -> None:
-        self._write(
+        expect_attempts: int | None = None,
+    ) -> bool:
+        return self._write(
             outbox.outbox_mark,
             outbox_id,
             status=status,
@@ -278,6 +279,7 @@ class Store:
             error=error,
             next_attempt_at=next_attempt_at,
             message_id=message_id,
+            expect_attempts=expect_attempts,
         )
 
     # singleton jobs
