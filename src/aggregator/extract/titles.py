@@ -1,0 +1,135 @@
+"""An episode's own title, apart from the decorations publishers wrap around it.
+
+"Episode 63 - X", "Ep. 12: X", "#448: X", "S2E04 · X", "087 - X", "X | Show Name" all mean
+the title X; the number (and season) move to their own fields. Only one number decoration
+is removed (leading, else trailing), so a title that starts with a number of its own
+("Episode 5: 10 - Things") keeps it. A title that would become empty stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aggregator.sanitize import clean_text
+
+MAX_NUMBER = 99_999
+
+_DASHES = "-–—|·•"
+# Unambiguous markers: a space is enough to end them ("Episode 12 Title").
+_STRONG = (
+    r"(?:s(?:eason)?\s*(?P<season>\d{1,3})\s*[,.]?\s*e(?:p(?:isode)?)?\.?\s*(?P<se_ep>\d{1,5})"
+    r"|(?:episode|ep\.?)\s*(?:#|no\.?)?\s*(?P<strong_ep>\d{1,5}))"
+)
+# Markers that also start ordinary titles ("#1 Mistake", "E3 recap"): need punctuation.
+_WEAK = r"(?:#|no\.\s?|e(?=\d))(?P<weak_ep>\d{1,5})"
+_HEAD = re.compile(
+    rf"^(?P<open>[\[(]\s*)?(?:{_STRONG}|{_WEAK})(?P<close>\s*[\])])?"
+    rf"(?P<sep>\s*(?:[{_DASHES}]+|[:.](?=\s|$))\s*|\s+|$)",
+    re.IGNORECASE,
+)
+# A bare number needs punctuation and a space after it, so "3.5 Ways" and "10:30" stay.
+_HEAD_BARE = re.compile(rf"^(?P<bare_ep>\d{{1,4}})\s*[{_DASHES}:.]\s+")
+_TAIL = re.compile(
+    rf"(?:\s*[{_DASHES}:,]\s*|\s+(?=[\[(]))(?P<open>[\[(]\s*)?(?:{_STRONG}|{_WEAK})"
+    r"(?P<close>\s*[\])])?\s*$",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_NON_WORD = re.compile(r"\W+")
+_SHOW_SEP = re.compile(rf"\s*[{_DASHES}:]\s*|\s+(?=[\[(])")
+
+
+@dataclass(frozen=True, slots=True)
+class TitleParts:
+    title: str
+    number: int | None = None
+    season: int | None = None
+
+
+def split_title(raw: str, show: str | None = None, *, aliases: Iterable[str] = ()) -> TitleParts:
+    """Split a raw title into the episode's own title, its number and its season.
+
+    ``raw`` may hold HTML entities (decoded here, double-escaped ones too). ``show`` (and
+    any ``aliases``, such as the feed's own title when the config names the show
+    differently) is the show's name: a leading "Show Name: " or a trailing
+    " | Show Name" / " - Show Name" is removed as well.
+    """
+    text = clean_text(raw)
+    names = [key for key in (_key(clean_text(n)) for n in (show or "", *aliases)) if key]
+    title = own = _strip_show(text, names)
+    number = season = None
+    match = _head(title)
+    if match:
+        number, season = _numbers(match)
+        title = title[match.end() :]  # empty when the title is only "Episode 63"
+    else:
+        match = _tail(title)
+        if match and match.start() > 0:
+            number, season = _numbers(match)
+            title = title[: match.start()]
+    title = _strip_show(title, names)
+    title = title.strip(f" {_DASHES}:")
+    return TitleParts(title=title or own, number=number, season=season)
+
+
+def _balanced(match: re.Match[str]) -> bool:
+    return bool(match.group("open")) == bool(match.group("close"))
+
+
+def _head(title: str) -> re.Match[str] | None:
+    match = _HEAD.match(title)
+    if match and _balanced(match):
+        bare_weak = (
+            match.group("weak_ep") and not match.group("open") and match.group("sep").isspace()
+        )
+        if not bare_weak:
+            return match
+    match = _HEAD_BARE.match(title)
+    if match and not _YEAR.fullmatch(match.group("bare_ep")):
+        return match
+    return None
+
+
+def _tail(title: str) -> re.Match[str] | None:
+    match = _TAIL.search(title)
+    return match if match and _balanced(match) else None
+
+
+def _numbers(match: re.Match[str]) -> tuple[int | None, int | None]:
+    groups = match.groupdict()
+    found = (groups.get(k) for k in ("se_ep", "strong_ep", "weak_ep", "bare_ep"))
+    episode = next((int(g) for g in found if g), None)
+    season = int(groups["season"]) if groups.get("season") else None
+    if episode is not None and episode > MAX_NUMBER:
+        episode = None
+    return episode, season
+
+
+def _key(text: str) -> str:
+    return _NON_WORD.sub(" ", text.casefold()).strip()
+
+
+def _strip_show(title: str, names: list[str]) -> str:
+    """Remove the show's name where it stands before or after the title behind a separator,
+    or before a number marker ("Show Name #12: Title")."""
+    if not names:
+        return title
+    # Only pieces about as long as a name can be one, which keeps long titles linear.
+    longest = 2 * max(len(n) for n in names) + 8
+    for sep in _SHOW_SEP.finditer(title):
+        head, tail = title[: sep.start()], title[sep.end() :]
+        if not head or not tail:
+            continue
+        if len(head) <= longest and _key(head) in names:
+            return tail
+        if len(tail) <= longest and _key(tail) in names:
+            return head
+    words = title.split(" ")
+    most_words = max(len(n.split()) for n in names)
+    for i in range(1, min(len(words), most_words + 1)):
+        if _key(" ".join(words[:i])) in names:
+            rest = " ".join(words[i:])
+            return rest if _head(rest) else title
+    return title

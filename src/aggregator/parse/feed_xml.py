@@ -1,0 +1,219 @@
+"""What feedparser does not read reliably, read once with lxml from the same bytes.
+
+podcast:person, podcast:chapters, podcast:transcript, psc:chapters and the raw RSS guid
+(feedparser resolves a permalink guid against the feed URL, which would change an
+episode's identity when the feed moves) and the exact itunes:explicit/author/image values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from aggregator.extract.durations import parse_timestamp
+from aggregator.model import Chapter, Person, Role
+from aggregator.sanitize import clean_text, http_url
+
+PODCAST_NS = frozenset(
+    {
+        "https://podcastindex.org/namespace/1.0",
+        "http://podcastindex.org/namespace/1.0",
+        "https://github.com/podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+    }
+)
+ITUNES_NS = frozenset({"http://www.itunes.com/dtds/podcast-1.0.dtd"})
+PSC_NS = frozenset({"http://podlove.org/simple-chapters"})
+ATOM_NS = frozenset({"http://www.w3.org/2005/atom", "http://purl.org/atom/ns#"})
+
+# Best first: formats we can read with timestamps, then text.
+TRANSCRIPT_TYPES = (
+    "text/vtt",
+    "application/x-subrip",
+    "application/srt",
+    "text/srt",
+    "text/html",
+    "text/plain",
+    "application/json",
+)
+_HOST_ROLES = frozenset({"host", "co-host", "cohost", "guest host"})
+_EXPLICIT = {
+    "yes": True,
+    "true": True,
+    "explicit": True,
+    "no": False,
+    "false": False,
+    "clean": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """Per item (or for the channel) what we read with lxml."""
+
+    guid: str | None = None
+    explicit: bool | None = None
+    author: str | None = None
+    image: str | None = None
+    people: tuple[Person, ...] = ()
+    chapters: tuple[Chapter, ...] = ()
+    chapters_url: str | None = None
+    transcript_url: str | None = None
+    transcript_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class XmlView:
+    root: str | None  # local name of the root element ("rss", "feed", "html", ...)
+    channel: Extras
+    items: tuple[Extras, ...]
+
+
+def read_xml(data: bytes, base_url: str | None = None, encoding: str | None = None) -> XmlView:
+    """Parse once with lxml; never expands entities and never touches the network.
+
+    ``encoding`` overrides what the document declares (feedparser's finding, which weighs
+    the HTTP charset too).
+    """
+    options = {
+        "resolve_entities": False,
+        "no_network": True,
+        "huge_tree": False,
+        "recover": True,
+        "load_dtd": False,
+        "remove_comments": True,
+        "remove_pis": True,
+    }
+    try:
+        parser = etree.XMLParser(encoding=encoding, **options)
+    except LookupError:  # a charset name libxml2 does not know
+        parser = etree.XMLParser(**options)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.LxmlError, ValueError):
+        root = None
+    if root is None or not isinstance(root.tag, str):
+        return XmlView(root=None, channel=Extras(), items=())
+    channel = next((c for c in _elements(root) if _local(c.tag) == "channel"), root)
+    items = tuple(_extras(item, base_url) for item in _items(root))
+    return XmlView(
+        root=_local(root.tag),
+        channel=_extras(channel, base_url),
+        items=items,
+    )
+
+
+def _elements(parent: etree._Element) -> list[etree._Element]:
+    return [c for c in parent if isinstance(c.tag, str)]
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _ns(tag: str) -> str:
+    return tag[1 : tag.find("}")].lower().rstrip("/") if tag.startswith("{") else ""
+
+
+def _items(root: etree._Element) -> list[etree._Element]:
+    """Items and entries in document order: RSS 2 inside channel, RSS 1 and Atom under root."""
+    found = []
+    for child in _elements(root):
+        name = _local(child.tag)
+        if name in ("item", "entry"):
+            found.append(child)
+        elif name == "channel":
+            found.extend(c for c in _elements(child) if _local(c.tag) in ("item", "entry"))
+    return found
+
+
+def _text(el: etree._Element) -> str:
+    return clean_text("".join(t for t in el.itertext() if isinstance(t, str)))
+
+
+def _extras(el: etree._Element, base_url: str | None) -> Extras:
+    guid = explicit = author = image = chapters_url = None
+    people: list[Person] = []
+    chapters: list[Chapter] = []
+    transcripts: list[tuple[str, str | None]] = []
+    for child in _elements(el):
+        name, ns = _local(child.tag), _ns(child.tag)
+        if name in ("item", "entry"):
+            continue
+        if (name == "guid" and not ns) or (name == "id" and ns in ATOM_NS):
+            guid = _text(child) or None
+        elif ns in ITUNES_NS:
+            if name == "explicit":
+                explicit = _EXPLICIT.get(_text(child).casefold(), explicit)
+            elif name == "author":
+                author = _text(child) or author
+            elif name == "image":
+                image = http_url(child.get("href"), base_url) or image
+        elif ns in PODCAST_NS:
+            if name == "person":
+                person = _person(child)
+                if person:
+                    people.append(person)
+            elif name == "chapters":
+                chapters_url = http_url(child.get("url"), base_url) or chapters_url
+            elif name == "transcript":
+                url = http_url(child.get("url"), base_url)
+                if url:
+                    transcripts.append((url, (child.get("type") or "").strip().lower() or None))
+        elif ns in PSC_NS and name == "chapters":
+            chapters.extend(_psc_chapters(child, base_url))
+    transcript_url, transcript_type = _best_transcript(transcripts)
+    return Extras(
+        guid=guid,
+        explicit=explicit,
+        author=author,
+        image=image,
+        people=tuple(people),
+        chapters=tuple(chapters),
+        chapters_url=chapters_url,
+        transcript_url=transcript_url,
+        transcript_type=transcript_type,
+    )
+
+
+def _person(el: etree._Element) -> Person | None:
+    """podcast:person; no role means host (Podcasting 2.0); crew roles are not people we list."""
+    name = _text(el)
+    role_attr = " ".join((el.get("role") or "host").casefold().split())
+    role: Role
+    if role_attr in _HOST_ROLES:
+        role = "host"
+    elif role_attr == "guest":
+        role = "guest"
+    else:
+        return None
+    if not name:
+        return None
+    return Person(
+        name=name, role=role, href=http_url(el.get("href"), None), img=http_url(el.get("img"), None)
+    )
+
+
+def _psc_chapters(el: etree._Element, base_url: str | None) -> list[Chapter]:
+    found = []
+    for child in _elements(el):
+        if _local(child.tag) != "chapter":
+            continue
+        start = parse_timestamp(child.get("start"))
+        title = clean_text(child.get("title") or "")
+        if start is not None and title:
+            found.append(
+                Chapter(start=start, title=title, url=http_url(child.get("href"), base_url))
+            )
+    return found
+
+
+def _best_transcript(found: list[tuple[str, str | None]]) -> tuple[str | None, str | None]:
+    if not found:
+        return None, None
+
+    def rank(item: tuple[str, str | None]) -> int:
+        kind = (item[1] or "").split(";")[0].strip()
+        return TRANSCRIPT_TYPES.index(kind) if kind in TRANSCRIPT_TYPES else len(TRANSCRIPT_TYPES)
+
+    return min(found, key=rank)  # min is stable: the first of equally good ones wins
