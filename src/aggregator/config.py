@@ -306,7 +306,7 @@ class Settings(_Strict):
     @classmethod
     def _host_port(cls, v: str) -> str:
         host, _, port = v.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"expected host:port such as 127.0.0.1:8080, got {v!r}")
         return v
 
