@@ -58,6 +58,7 @@ def split_title(raw: str, show: str | None = None, *, aliases: Iterable[str] = (
     """
     text = clean_text(raw)
     names = [key for key in (_key(clean_text(n)) for n in (show or "", *aliases)) if key]
+    names += _acronyms(names)
     title = own = _strip_show(text, names)
     number = season = None
     match = _head(title)
@@ -133,3 +134,15 @@ def _strip_show(title: str, names: list[str]) -> str:
             rest = " ".join(words[i:])
             return rest if _head(rest) else title
     return title
+
+
+def _acronyms(names: list[str]) -> list[str]:
+    """'null hypothesis hour' is also written 'NHH' ("NHH #88 - Title")."""
+    out = []
+    for name in names:
+        words = name.split()
+        if 2 <= len(words) <= 5:
+            out.append("".join(w[0] for w in words))
+            if words[0] == "the":
+                out.append("".join(w[0] for w in words[1:]))
+    return [a for a in out if len(a) >= 3 and a not in names]  # "AI", "ML" are words

@@ -1,0 +1,318 @@
+"""The show promoting itself: Patreon, Ko-fi, GitHub Sponsors for the show, its newsletter,
+courses, merch, live-show tickets and membership.
+
+Only calls to action count ("support us on Patreon", "my course ...", "join the crew"),
+not talk about such things: a guest's newsletter or a conversation about crowdfunding is
+not the show asking for support.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aggregator.extract.chapters import chapters_of
+from aggregator.extract.promo import find_codes
+from aggregator.extract.text import any_between, clean_url, find_all, host_of, key, sentences
+from aggregator.model import Sponsor
+from aggregator.parse.document import Document
+
+_I = re.I
+_PLATFORM_NAMES = {
+    "patreon": "Patreon",
+    "kofi": "Ko-fi",
+    "githubsponsors": "GitHub Sponsors",
+    "buymeacoffee": "Buy Me a Coffee",
+    "liberapay": "Liberapay",
+    "opencollective": "Open Collective",
+    "supercast": "Supercast",
+    "memberful": "Memberful",
+    "steady": "Steady",
+}
+SELF_PLATFORMS = frozenset(_PLATFORM_NAMES)
+_PLATFORM_HOSTS = (
+    ("patreon.com", "patreon"),
+    ("ko-fi.com", "kofi"),
+    ("buymeacoffee.com", "buymeacoffee"),
+    ("liberapay.com", "liberapay"),
+    ("opencollective.com", "opencollective"),
+    ("supercast.com", "supercast"),
+    ("memberful.com", "memberful"),
+    ("steadyhq.com", "steady"),
+)
+_PLATFORM = (
+    r"(patreon|ko-?fi|buy\s*me\s*a\s*coffee|liberapay|open\s*collective|github\s+sponsors|"
+    r"supercast|memberful)\b"
+)
+_OWN = (
+    r"(?:us|the\s+show|the\s+podcast|this\s+show|this\s+podcast|our\s+\w+|a\s+(?:patron|member|"
+    r"supporter|backer)|(?-i:[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3}))"
+)
+_PLATFORM_TEXT = re.compile(
+    rf"\b(?:support|back|join|becom|pledg|tip|fund|chip\s+in\s+for)\w*\s+{_OWN}[^.!?]{{0,40}}?"
+    rf"\b(?:on|via|through|at|with)\s+{_PLATFORM}|\b(?:we['’]re|we\s+are|find\s+us)\s+on\s+"
+    rf"{_PLATFORM}",
+    _I,
+)
+_PRODUCT = re.compile(
+    r"\b(?:newsletter|mailing\s+list|course|workshop|cohort|bootcamp|masterclass|coaching|"
+    r"merch|shop|store|tickets?|membership|crew)\b",
+    _I,
+)
+_TYPES = (
+    ("newsletter", "Newsletter"),
+    ("mailing list", "Newsletter"),
+    ("mails", "Newsletter"),
+    ("course", "Course"),
+    ("workshop", "Course"),
+    ("cohort", "Course"),
+    ("bootcamp", "Course"),
+    ("masterclass", "Course"),
+    ("coaching", "Coaching"),
+    ("ticket", "Live show"),
+    ("live", "Live show"),
+    ("merch", "Merch"),
+    ("shop", "Merch"),
+    ("store", "Merch"),
+    ("sticker", "Merch"),
+    ("mug", "Merch"),
+    ("shirt", "Merch"),
+    ("hoodie", "Merch"),
+    ("member", "Membership"),
+    ("crew", "Membership"),
+    ("club", "Membership"),
+    ("ad-free", "Membership"),
+)
+_RULES = tuple(
+    re.compile(p, _I)
+    for p in (
+        r"\blistener[-\s](?:supported|funded|powered)\b|\b(?:supported|funded)\s+(?:entirely\s+|"
+        r"solely\s+|only\s+)?by\s+(?:our\s+)?listeners\b",
+        r"\b(?:support|back|fund)\s+(?:us|the\s+show|the\s+podcast|this\s+show|this\s+podcast|"
+        r"our\s+work)\b",
+        r"\bbuy\s+us\s+a\s+(?:coffee|beer|pizza)\b",
+        r"\b(?:my|our)\s+(?:new\s+|free\s+|online\s+|video\s+|weekly\s+|monthly\s+)?(?:course|"
+        r"courses|workshop|workshops|cohort|bootcamp|coaching|membership|shop|store|merch|"
+        r"newsletter|mailing\s+list|live\s+show|masterclass|patreon|supporters?\s+club)\b",
+        r"\b(?:our|my)\s+(?:weekly|monthly|free)\s+e-?mails\b",
+        r"\b(?:subscribe|sign\s+up|signup|join)\s+(?:to|for)?\s*(?:the\s+|our\s+|my\s+)?"
+        r"[\w&.'’ -]{0,40}?\bnewsletter\b",
+        r"\b(?:i|we)\s+(?:write|run|send|publish|put\s+out|host|have|offer|teach|sell|made|built|"
+        r"launched|created)\b[^.!?]{0,60}?\b(?:newsletter|courses?|workshops?|coaching|cohort|"
+        r"merch|shop)\b",
+        r"\btickets?\b[^.!?]{0,40}\b(?:live\s+show|live\s+recording|live\s+episode|tour)\b|"
+        r"\blive\s+show\s+tickets?\b",
+        r"\b(?:stickers|mugs|t-?shirts|hoodies|merch(?:andise)?)\b[^.!?]{0,60}\b(?:available|"
+        r"shop|store|buy|order|get\s+yours)\b",
+        r"\b(?:join|become)\s+(?:the\s+crew|a\s+(?:member|patron|supporter|backer)|our\s+"
+        r"(?:membership|patreon|crew|club|supporters?))\b|\bad-free\s+(?:episodes|feed|version)\b",
+        r"\bdonat(?:e|ed|ing|ions?)\s+to\s+(?:the\s+show|us|the\s+podcast|this\s+show)\b",
+        r"\bnew\s+course\b[^.!?]{0,80}\b(?:is\s+live|now\s+available|launch(?:ed|es)|enrol+|"
+        r"early\s+access|listeners)\b",
+        r"\bweekly\s+e-?mails\b",
+    )
+)
+_SELF_PATH = re.compile(
+    r"/(?:course|courses|newsletter|subscribe|shop|store|merch|crew|members?|membership|"
+    r"support|donate|live|tickets|patreon|join|coaching)\b",
+    _I,
+)
+_KEYWORDS = (
+    "patreon",
+    "ko-fi",
+    "kofi",
+    "coffee",
+    "liberapay",
+    "collective",
+    "github sponsors",
+    "supercast",
+    "memberful",
+    "support us",
+    "support the",
+    "support this",
+    "support our",
+    "back us",
+    "backs us",
+    "backing us",
+    "back the show",
+    "fund us",
+    "newsletter",
+    "course",
+    "workshop",
+    "cohort",
+    "bootcamp",
+    "coaching",
+    "membership",
+    "shop",
+    "store",
+    "merch",
+    "mailing list",
+    "mails",
+    "live show",
+    "live recording",
+    "live episode",
+    "masterclass",
+    "supporter",
+    "ticket",
+    "sticker",
+    "mugs",
+    "shirt",
+    "hoodie",
+    "crew",
+    "member",
+    "patron",
+    "ad-free",
+    "donat",
+    "listener-",
+    "listener supported",
+    "listener funded",
+    "by listeners",
+    "by our listeners",
+    "on patreon",
+    "buy us",
+)
+_HOST_LABELS = frozenset({"host", "cohost", "presenter", "interviewer", "moderator", "narrator"})
+_AD_CHAPTER = re.compile(r"\b(?:ad|advert|sponsor)\b", _I)
+
+
+def is_self_promo_text(text: str) -> bool:
+    """Whether a sentence is the show asking for support or selling its own things."""
+    if _PLATFORM_TEXT.search(text):
+        return True
+    return any(rule.search(text) for rule in _RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    name: str
+    url: str | None
+    evidence: str
+    code: str | None
+
+
+def find_self_promo(
+    doc: Document,
+    *,
+    show: str | None,
+    guests: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+    site: str | None = None,
+) -> list[Sponsor]:
+    """The show's own promotions, one entry per platform and one for its own products."""
+    guest_words = {key(w) for g in guests for w in g.split() if len(w) > 2}
+    host_words = {key(w) for h in hosts for w in h.split() if len(w) > 2}
+    hits: list[_Hit] = []
+    for block in doc.blocks:
+        if (
+            block.kind == "cue"
+            and block.speaker
+            and host_words
+            and key(block.speaker) not in _HOST_LABELS
+            and not ({key(w) for w in block.speaker.split()} & host_words)
+        ):
+            continue  # a guest talking about their own things
+        marks = find_all(block.text, _KEYWORDS)
+        if not block.links and not marks:
+            continue
+        spans = sentences(block.text)
+        for i, span in enumerate(spans):
+            links = [lk for lk in block.links if span.start <= max(lk.start, 0) <= span.end]
+            if not links and not any_between(marks, span.start, span.end):
+                continue
+            text = block.text[span.start : span.end]
+            if guest_words and any(key(w) in guest_words for w in text.split()):
+                continue
+            platform = _platform(text, [lk.href for lk in links])
+            if platform:
+                hits.append(_Hit(platform, _first_url(links), text, None))
+                if not _PRODUCT.search(_PLATFORM_TEXT.sub("", text)):
+                    continue  # else the rest promotes something of the show's own too
+            own_link = next(
+                (
+                    lk
+                    for lk in links
+                    if site and host_of(lk.href).endswith(site) and _SELF_PATH.search(lk.href)
+                ),
+                None,
+            )
+            if is_self_promo_text(text) or own_link:
+                after = spans[i + 1] if i + 1 < len(spans) else span
+                codes = find_codes(text) or find_codes(block.text[after.start : after.end])
+                own = [lk for lk in links if not _platform("", [lk.href])]
+                hits.append(
+                    _Hit(
+                        show or _kind_of(text),
+                        _first_url(own),
+                        text,
+                        codes[0].code if codes else None,
+                    )
+                )
+    for chapter in chapters_of(doc):
+        if _AD_CHAPTER.search(chapter.title) and show and _names_show(chapter.title, show):
+            hits.append(_Hit(show, None, chapter.title, None))
+    return _merge(hits)
+
+
+def _names_show(title: str, show: str) -> bool:
+    bare = re.sub(r"(?i)^the\s+|\s+(?:podcast|show|fm|radio)$", "", show)
+    k = key(title)
+    return bool(key(bare)) and key(bare) in k
+
+
+def _platform(text: str, hrefs: list[str]) -> str | None:
+    for href in hrefs:
+        host = host_of(href)
+        for domain, name in _PLATFORM_HOSTS:
+            if host == domain or host.endswith("." + domain):
+                return _PLATFORM_NAMES[name]
+        if (
+            host.endswith("github.com")
+            and "/sponsors/" in href
+            and re.search(
+                r"\b(?:support|back|sponsor)\b[^.!?]{0,30}\b(?:us|the\s+show|the\s+podcast|our)\b",
+                text,
+                _I,
+            )
+        ):
+            return _PLATFORM_NAMES["githubsponsors"]
+    m = _PLATFORM_TEXT.search(text)
+    if m:
+        return _PLATFORM_NAMES.get(key(m.group(1) or m.group(2)))
+    return None
+
+
+def _kind_of(text: str) -> str:
+    """What the show is promoting, to name the entry when the show's name is unknown."""
+    low = text.lower()
+    return next((name for word, name in _TYPES if word in low), "Donations")
+
+
+def _first_url(links: list) -> str | None:
+    for link in links:
+        if link.href.startswith(("http://", "https://")):
+            return clean_url(link.href)
+    return None
+
+
+def _merge(hits: list[_Hit]) -> list[Sponsor]:
+    out: dict[str, Sponsor] = {}
+    for hit in hits:
+        k = key(hit.name)
+        if k in out:
+            prev = out[k]
+            if (prev.url is None and hit.url) or (prev.promo_code is None and hit.code):
+                out[k] = Sponsor(
+                    prev.name,
+                    prev.url or hit.url,
+                    prev.promo_code or hit.code,
+                    kind="self_promo",
+                    evidence=prev.evidence,
+                    confidence=prev.confidence,
+                )
+            continue
+        evidence = hit.evidence if len(hit.evidence) <= 280 else hit.evidence[:277] + "…"
+        out[k] = Sponsor(
+            hit.name, hit.url, hit.code, kind="self_promo", evidence=evidence, confidence=0.7
+        )
+    return list(out.values())

@@ -1,0 +1,236 @@
+"""Small text tools shared by the extractors: sentences, words, names, domains, URLs.
+
+Everything here is linear in the input: sentences are found with one bounded pattern and
+names are read word by word in Python, so no pattern can backtrack over a whole
+transcript.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from publicsuffixlist import PublicSuffixList
+
+_SENTENCE_END = re.compile(r"([.!?…][\"”’)\]]*)[ \t]+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f])|\n+")
+_WORD = re.compile(r"[^\W_](?:[\w'’.&+-]*[^\W_])?|[^\W_]")
+_KEY = re.compile(r"[^0-9a-z]+")
+
+TLDS = (
+    "com|io|dev|ai|app|net|org|fm|co|us|uk|de|fr|nl|se|no|dk|fi|ie|es|it|ch|at|be|ca|au|nz"
+    "|sh|so|tv|me|xyz|cloud|tech|gg|ly|to|info|biz|show|club|page|site|online|studio|"
+    "health|store|shop|llc|inc|one|link|works|team|software|systems|run|in|eu|is|cc|"
+    "jp|pt|pl|cz|hu|gr|ro|br|mx|ar|cl|za|sg|hk|tw|kr|vc|ws|email|news|blog|media|audio|"
+    "fyi|pro|guide|academy|school|courses|events|chat|social|zone|space|host|build|ninja|"
+    "wtf|lol|codes|dog|new|pet|fit|coffee|ink|design|art|digital|network|cool|rocks|example"
+)
+DOMAIN = re.compile(
+    rf"(?<![\w@.-])(?:https?://)?((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{TLDS}))"
+    rf"(?![\w-])(/[^\s<>\"'()]*[^\s<>\"'().,;:!?])?",
+    re.I,
+)
+_TLD_DOT = re.compile(rf"\.(?:{TLDS})(?![\w-])", re.I)
+_TRACKING = re.compile(
+    r"^(?:utm_\w+|ref|ref_src|referrer|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|"
+    r"mc_eid|igshid|_ga|_gl|via|src|source|campaign|affiliate|aff|trk|spm|si|s_cid)$",
+    re.I,
+)
+_HOST_PREFIX = re.compile(r"^(?:www\d?|try|get|go|join|app|my|signup|start|m|l|links?|info)\.")
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A set of words written as one block of text (keeps long word lists readable)."""
+    return frozenset(text.split())
+
+
+def phrase_set(text: str) -> frozenset[str]:
+    """A set of comma-separated phrases written as one block of text."""
+    return frozenset(p.strip() for p in text.split(",") if p.strip())
+
+
+STOPWORDS = word_set(
+    """a an the and or but so if then than that this these those there here it its it's is
+    are was were be been being am do does did doing have has had having i i'm i've i'd me my
+    we we're we've us our you you're your yours he she him her his they them their what
+    which who whom whose when where why how all any both each few more most other some such
+    no nor not only own same too very can will just don't should now to of in on at by for
+    with about against between into through during before after above below from up down
+    out off over under again further once also as well get go use visit check head try
+    give sign start find learn see let let's make take hey hi hello welcome thanks thank
+    today tonight okay ok yes yeah oh well one two three four five new free more quick
+    still even because while until since via per plus like really actually first last next
+    every everyone anyone someone people folks listeners friends everybody"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+    def text(self, source: str) -> str:
+        return source[self.start : self.end]
+
+
+@lru_cache(maxsize=8192)
+def key(text: str) -> str:
+    """Casefolded letters and digits only: 'Quill Stream', 'quillstream' and 'QuillStream' agree."""
+    if text.isascii():
+        return _KEY.sub("", text.lower())
+    text = unicodedata.normalize("NFKD", text).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _KEY.sub("", text)
+
+
+def find_all(text: str, needles: Sequence[str]) -> list[int]:
+    """Sorted offsets of every needle in ``text`` (case-insensitive, plain substring search,
+    which is far cheaper than a pattern over a long transcript)."""
+    low = text.lower()
+    found: list[int] = []
+    for needle in needles:
+        at = low.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = low.find(needle, at + 1)
+    found.sort()
+    return found
+
+
+def any_between(positions: list[int], start: int, end: int) -> bool:
+    i = bisect_left(positions, start)
+    return i < len(positions) and positions[i] < end
+
+
+@lru_cache(maxsize=1024)
+def sentences(text: str) -> tuple[Span, ...]:
+    """Sentence spans; a line break (a cue boundary in transcripts) also ends a sentence."""
+    out: list[Span] = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end(1) if m.group(1) else m.start()
+        if end > pos:
+            out.append(Span(pos, end))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Span(pos, len(text)))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def capitalised(self) -> bool:
+        first = self.text[0]
+        return first.isupper() or (first.isdigit() and any(c.isalpha() for c in self.text))
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower().replace("’", "'")
+
+
+def words(text: str, start: int = 0, end: int | None = None) -> Iterator[Word]:
+    for m in _WORD.finditer(text, start, len(text) if end is None else end):
+        token = m.group(0).rstrip(".")
+        if token:
+            yield Word(token, m.start(), m.start() + len(token))
+
+
+@lru_cache(maxsize=1)
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+@lru_cache(maxsize=4096)
+def registrable(host: str) -> str:
+    """'www.try.brand.co.uk' -> 'brand.co.uk' (public suffix list); '' when it has none."""
+    host = host.lower().strip(".").split(":")[0]
+    return _suffixes().privatesuffix(host) or host
+
+
+def domain_label(host_or_url: str) -> str:
+    """The brand-bearing label of a host: 'https://try.brand.app/x' -> 'brand'."""
+    host = host_or_url
+    if "://" in host:
+        host = urlsplit(host).netloc
+    host = host.split("/")[0]
+    reg = registrable(host)
+    return reg.split(".")[0] if reg else ""
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url if "://" in url else f"https://{url}").hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def clean_url(url: str) -> str:
+    """Absolute http(s) URL without tracking parameters (utm_*, ref, fbclid, ...)."""
+    url = url.strip()
+    if not re.match(r"^https?://", url, re.I):
+        url = "https://" + url.lstrip("/")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    ]
+    return urlunsplit(
+        (parts.scheme.lower(), parts.netloc.lower(), parts.path, urlencode(query), "")
+    )
+
+
+_SPOKEN_DOMAIN = re.compile(
+    r"\b([a-z0-9-]{2,40})(?:\s+([a-z0-9-]{2,40}))?\s+dot\s+(com|io|dev|ai|app|net|org|fm|co|tv|"
+    r"sh|so|me|cloud|tech)\b(?:\s+slash\s+([a-z0-9-]{1,40}))?",
+    re.I,
+)
+
+
+def text_domains(text: str) -> Iterator[tuple[int, int, str]]:
+    """Domain-like mentions in running text ('brand.io/show', spoken 'brand dot io slash
+    show'), as (start, end, url). A spoken two-word name also yields its joined form."""
+    last_end = -1
+    for dot in _TLD_DOT.finditer(text):
+        start = dot.start()
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in ".-/:"):
+            start -= 1
+        if start < last_end:
+            continue
+        m = DOMAIN.search(text, start, len(text))
+        if not m or m.start() > dot.start():
+            continue
+        last_end = m.end()
+        host = m.group(1).lower()
+        if host.count(".") == 0 or host.split(".")[0] in ("e", "i"):
+            continue
+        yield m.start(), m.end(), f"{host}{m.group(2) or ''}"
+    if " dot " not in text.lower():
+        return
+    for m in _SPOKEN_DOMAIN.finditer(text):
+        tld = m.group(3).lower()
+        path = f"/{m.group(4).lower()}" if m.group(4) else ""
+        last = m.group(2) or m.group(1)
+        yield m.start(), m.end(), f"{last.lower()}.{tld}{path}"
+        if m.group(2) and m.group(1).lower() not in STOPWORDS:
+            yield m.start(), m.end(), f"{m.group(1).lower()}{m.group(2).lower()}.{tld}{path}"
+
+
+def brand_from_label(label: str) -> str:
+    """A display name for a brand known only from its domain: 'brand' -> 'Brand'."""
+    label = _HOST_PREFIX.sub("", label + ".").rstrip(".")
+    return label[:1].upper() + label[1:] if label else label
+
+
+def is_url_like(text: str) -> bool:
+    return bool(re.fullmatch(r"(?:https?://)?[\w.-]+\.[a-z]{2,}(?:/\S*)?", text.strip(), re.I))

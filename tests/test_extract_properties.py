@@ -1,0 +1,213 @@
+"""Properties of extraction over generated documents: it never raises on arbitrary text or
+HTML, and what it finds does not depend on how words are spaced."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregator.extract import extract_document
+from aggregator.model import ParseError
+from aggregator.parse.html import read_html
+from aggregator.parse.markdown import read_markdown
+from aggregator.parse.transcript import read_transcript
+
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Words that make the rules fire, so generated documents reach the interesting paths.
+VOCABULARY = [
+    "sponsored",
+    "by",
+    "brought",
+    "to",
+    "you",
+    "thanks",
+    "for",
+    "sponsoring",
+    "supporting",
+    "the",
+    "show",
+    "episode",
+    "Support",
+    "this",
+    "comes",
+    "from",
+    "our",
+    "sponsor",
+    "is",
+    "Sponsors:",
+    "Sponsor:",
+    "use",
+    "code",
+    "promo",
+    "SAVE20",
+    "that's",
+    "S",
+    "A",
+    "V",
+    "E",
+    "all",
+    "one",
+    "word",
+    "Patreon",
+    "newsletter",
+    "course",
+    "my",
+    "guest",
+    "today",
+    "Guest:",
+    "joined",
+    "with",
+    "I'm",
+    "Ada",
+    "Moss",
+    "Bo",
+    "Paz",
+    "Quillary",
+    "Fenmoor",
+    "Cloud",
+    "quillary.example/show",
+    "GitHub",
+    "Sponsors",
+    "fiscal",
+    "employer",
+    "trip",
+    "Episode",
+    "12:",
+    "#7",
+    "S2E3",
+    "Published",
+    "2024-03-04",
+    "Recorded",
+    "Aired",
+    "June",
+    "3,",
+    "2024",
+    "00:01",
+    "[00:10:00]",
+    "HOST:",
+    "ADA:",
+    "-",
+    "–",
+    "·",
+    "|",
+    ".",
+    ",",
+    "?",
+    "and",
+    "&",
+    "welcome",
+    "Hello",
+    "Welcome",
+    "We",
+    "have",
+    "on",
+    "Chapters:",
+    "Ad",
+    "break",
+]
+words = st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=14)
+lines = st.lists(words, min_size=1, max_size=10)
+
+
+def _output(data: bytes, filename: str) -> list[dict[str, object]]:
+    return [ep.as_json() for ep in extract_document(data, filename=filename)]
+
+
+def _text(doc: list[list[str]], space: str, newline: str) -> str:
+    return newline.join(space.join(line) for line in doc)
+
+
+@FAST
+@given(st.text(max_size=2000), st.sampled_from(["x.txt", "x.md", "x.html", "x.vtt", "x.json"]))
+def test_arbitrary_text_never_raises(text: str, filename: str) -> None:
+    try:
+        episodes = extract_document(text.encode("utf-8", "surrogatepass"), filename=filename)
+    except ParseError:
+        return  # only a document that looks like a feed may be refused, with our own error
+    assert len(episodes) == 1
+
+
+@FAST
+@given(st.binary(max_size=1500))
+def test_arbitrary_bytes_never_break_the_readers(data: bytes) -> None:
+    read_html(data)
+    read_markdown(data)
+    read_transcript(data)
+
+
+TAGS = [
+    "p",
+    "div",
+    "li",
+    "ul",
+    "h2",
+    "h3",
+    "strong",
+    "span",
+    "article",
+    "main",
+    "nav",
+    "footer",
+    "aside",
+    "section",
+    "td",
+    "tr",
+    "table",
+    "time",
+    "b",
+    "em",
+    "blockquote",
+]
+
+
+def _element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(st.sampled_from(TAGS), st.lists(children, max_size=4)).map(
+            lambda t: f"<{t[0]}>{''.join(t[1])}</{t[0]}>"
+        ),
+        st.tuples(
+            st.sampled_from(["https://quillary.example/a?utm_source=x", "/rel", "mailto:x"]),
+            children,
+        ).map(lambda t: f'<a href="{t[0]}">{t[1]}</a>'),
+    )
+
+
+html_text = st.recursive(
+    st.one_of(words.map(" ".join), st.just("<br>"), st.just("<img alt='Banner'>")),
+    _element,
+    max_leaves=30,
+)
+
+
+@FAST
+@given(html_text)
+def test_random_html_never_raises(html: str) -> None:
+    [episode] = _output(html.encode(), "x.html")
+    assert isinstance(episode["sponsors"], list)
+
+
+@FAST
+@given(lines)
+def test_transcript_output_ignores_doubled_spaces_and_newlines(doc: list[list[str]]) -> None:
+    single = _text(doc, " ", "\n").encode()
+    double = _text(doc, "  ", "\n\n").encode()
+    assert _output(single, "x.txt") == _output(double, "x.txt")
+
+
+@FAST
+@given(lines)
+def test_html_output_ignores_doubled_spaces_and_newlines(doc: list[list[str]]) -> None:
+    def page(space: str, newline: str) -> bytes:
+        paragraphs = newline.join(f"<p>{space.join(line)}</p>" for line in doc)
+        return f"<html>{newline}<body>{newline}{paragraphs}{newline}</body></html>".encode()
+
+    assert _output(page(" ", "\n"), "x.html") == _output(page("  ", "\n\n"), "x.html")
+
+
+@FAST
+@given(lines)
+def test_markdown_output_ignores_doubled_spaces(doc: list[list[str]]) -> None:
+    single = ("Title: Generated\n\n" + _text(doc, " ", "\n\n")).encode()
+    double = ("Title: Generated\n\n" + _text(doc, "  ", "\n\n")).encode()
+    assert _output(single, "x.md") == _output(double, "x.md")
