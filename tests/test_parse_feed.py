@@ -261,12 +261,12 @@ def test_html_in_show_notes_is_sanitised() -> None:
 
 
 def test_long_summary_is_cut_at_a_word_boundary() -> None:
-    words = " ".join(f"word{i}" for i in range(100))  # 689 characters
+    words = " ".join(f"word{i}" for i in range(1000))  # 7889 characters
     doc = f"<rss version='2.0'><channel><title>S</title><item><title>T</title><guid>g</guid><description>{words}</description></item></channel></rss>"
     summary = parse_feed(doc.encode()).episodes[0].summary
     assert summary is not None
-    assert len(summary) <= 300
-    assert summary.endswith(" word43…")
+    assert len(summary) <= 4000
+    assert summary.endswith(" word512…")  # 689 + 8 * (512 - 99) = 3993 characters, then "…"
 
 
 _TAGS = [

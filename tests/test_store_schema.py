@@ -66,7 +66,7 @@ def test_upgrade_from_empty_then_again_is_a_no_op(db_url: str) -> None:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     engine.dispose()
     s.close()
-    assert versions == ["0001_initial"]
+    assert versions == ["0002_item_index"]
 
 
 def test_migrated_database_matches_the_table_metadata(store: Store, db_url: str) -> None:

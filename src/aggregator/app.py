@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -26,15 +26,28 @@ from aggregator import __version__
 from aggregator.config import ConfigError, Settings, load_settings
 from aggregator.extract import SponsorRegistry
 from aggregator.fetch import Fetcher
+from aggregator.leasing import alone, renewing, source_lease
+from aggregator.metrics import Metrics
 from aggregator.notify import Notifier, watchdog_interval
 from aggregator.publish import publish_all, template_env
-from aggregator.store import Store
-from aggregator.update import PollOutcome, Updater
+from aggregator.store import SourceState, Store
+from aggregator.update import PollOutcome, Updater, bounds_of
+from aggregator.workers import ParsePool
 
 log = logging.getLogger(__name__)
 
 PUBLISH_LEASE = "publish"
+# A lease outlives a killed holder by its TTL: publishing takes seconds, so after a crash
+# another instance (or the restarted one) publishes again within two minutes. Two
+# instances publishing at once is harmless anyway: each file is replaced atomically.
+PUBLISH_LEASE_TTL = timedelta(minutes=2)
+# The longest a claimed source stays out of reach after its instance stopped renewing.
 SOURCE_LEASE = timedelta(minutes=10)
+# How long SIGTERM waits for in-flight polls: inside the unit's TimeoutStopSec=60s with
+# room to close the database and the HTTP server.
+STOP_GRACE = 45.0
+# A parser worker may use this much memory (or 40 times the body cap) before it fails.
+PARSER_MEMORY = 1024**3
 
 
 def utcnow() -> datetime:
@@ -83,7 +96,13 @@ class Services:
             now=clock,
         )
         executor = (
-            ProcessPoolExecutor(max_workers=max(1, (os.cpu_count() or 2))) if processes else None
+            ParsePool(
+                max(1, os.cpu_count() or 2),
+                time_limit=p.timeout.total_seconds(),
+                memory_limit=max(PARSER_MEMORY, 40 * p.max_bytes),
+            )
+            if processes
+            else None
         )
         updater = Updater(
             store,
@@ -102,21 +121,30 @@ class Services:
         self.store.close()
 
     def apply_settings(self, settings: Settings) -> None:
-        """Swap in a reloaded configuration (sources synced, limits kept until restart)."""
+        """Swap in a reloaded configuration: sources, sponsors, intervals, merged feed and
+        digests. What the open resources were built with (database, listen address, fetch
+        and parse limits, logging) stays until a restart."""
         self.store.sync_sources(settings, self.clock())
         self.settings = settings
         self.updater.settings = settings
         self.updater.registry = registry_for(settings)
+        self.updater.bounds = bounds_of(settings)
 
     async def poll_due(self, *, lease: bool = True) -> list[PollOutcome]:
+        """Claim due sources (leased: other instances skip them) and poll them, renewing the
+        leases while the batch runs."""
+        ttl = min(source_lease(self.settings.poll), SOURCE_LEASE)
         due = await asyncio.to_thread(
             self.store.due_sources,
             self.clock(),
             limit=max(100, self.settings.poll.concurrency * 8),
             owner=self.instance if lease else None,
-            lease=SOURCE_LEASE if lease else None,
+            lease=ttl if lease else None,
         )
-        return await self.updater.poll_many(due)
+        if not lease:
+            return await self.updater.poll_many(due)
+        async with renewing(self.store, self.instance, due, ttl, self.clock):
+            return await self.updater.poll_many(due)
 
     async def poll_everything(self) -> list[PollOutcome]:
         sources = [
@@ -128,7 +156,7 @@ class Services:
         """Write the merged feed files; on several instances only the lease holder does."""
         now = self.clock()
         if not await asyncio.to_thread(
-            self.store.try_lease, PUBLISH_LEASE, self.instance, now=now, ttl=timedelta(minutes=5)
+            self.store.try_lease, PUBLISH_LEASE, self.instance, now=now, ttl=PUBLISH_LEASE_TTL
         ):
             log.debug("publish skipped: another instance holds the lease")
             return []
@@ -154,7 +182,7 @@ class Services:
 
 
 class Daemon:
-    """``aggregator run``: scheduler, HTTP server, signals and systemd notifications."""
+    """``aggregator run``: scheduler, HTTP server, signals, metrics and systemd notifications."""
 
     def __init__(
         self, config_path: str | None, settings: Settings, *, clock: Callable[[], datetime] = utcnow
@@ -163,6 +191,7 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.notifier = Notifier.from_env()
+        self.metrics = Metrics()
         self.services: Services | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
@@ -175,8 +204,22 @@ class Daemon:
         from aggregator.web import build_app, start_server
 
         loop = asyncio.get_running_loop()
+        # Before the slow start (migrations): a stop request during it is honoured.
+        for sig, handler in (
+            (signal.SIGTERM, self.stopping.set),
+            (signal.SIGINT, self.stopping.set),
+            (signal.SIGHUP, lambda: self._spawn(self.reload())),
+        ):
+            loop.add_signal_handler(sig, handler)
+        self.notifier.status("starting: migrating the database")
         self.services = await asyncio.to_thread(Services.open, self.settings, clock=self.clock)
-        app = build_app(self.settings.public_dir, ready=self.ready)
+        await self._observe_sources()
+        app = build_app(
+            self.settings.public_dir,
+            ready=self.ready,
+            metrics=self.metrics,
+            metrics_public=self.settings.metrics_public,
+        )
         self._server = await start_server(app, self.settings.listen_host, self.settings.listen_port)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
@@ -190,35 +233,45 @@ class Daemon:
         )
         self._schedule_digests()
         self.scheduler.start()
-        for sig, handler in (
-            (signal.SIGTERM, self.stopping.set),
-            (signal.SIGINT, self.stopping.set),
-            (signal.SIGHUP, lambda: self._spawn(self.reload())),
-        ):
-            loop.add_signal_handler(sig, handler)
         watchdog = watchdog_interval()
         dog = asyncio.create_task(self._watchdog(watchdog)) if watchdog else None
-        sources = len(self.settings.feeds) + len(self.settings.pages)
         log.info(
             "started version=%s sources=%d listen=%s db=%s",
             __version__,
-            sources,
+            self.source_count,
             self.settings.listen,
             self.services.store.url_for_logs,
         )
-        self.notifier.ready(f"{sources} sources, waiting for first poll")
+        if not self.stopping.is_set():
+            self.notifier.ready(f"{self.source_count} sources, waiting for first poll")
         await self.stopping.wait()
-        log.info("stopping: finishing in-flight polls")
+        await self._drain(dog)
+        return 0
+
+    async def _drain(self, dog: asyncio.Task[None] | None) -> None:
+        """SIGTERM: take no new work, let in-flight polls finish (up to the grace), close."""
+        assert self.services is not None and self.scheduler is not None
+        log.info("stopping: finishing in-flight polls count=%d", len(self._inflight))
         self.notifier.stopping()
-        self.scheduler.shutdown(wait=False)
+        # Paused, not shut down: APScheduler's shutdown cancels the jobs still running.
+        self.scheduler.pause()
         if dog:
             dog.cancel()
         if self._inflight:
-            await asyncio.wait(self._inflight, timeout=60)
+            _, late = await asyncio.wait(set(self._inflight), timeout=STOP_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("stopping: cancelled polls still running after %gs", STOP_GRACE)
+                await asyncio.wait(late, timeout=5)
+        self.scheduler.shutdown(wait=False)
         await self._server.stop()  # type: ignore[attr-defined]
         await self.services.close()
         log.info("stopped")
-        return 0
+
+    @property
+    def source_count(self) -> int:
+        return len(self.settings.feeds) + len(self.settings.pages)
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
@@ -235,7 +288,8 @@ class Daemon:
             outcomes = await self.services.poll_due()
             if outcomes:
                 self.last_poll = self.clock()
-                self.failing = sum(1 for o in outcomes if o.status == "failed")
+                self.metrics.observe_polls(outcomes)
+                await self._observe_sources()
                 if (
                     any(o.changed for o in outcomes)
                     or not self.settings.public_dir.joinpath("feed.xml").exists()
@@ -248,10 +302,15 @@ class Daemon:
             if task is not None:
                 self._inflight.discard(task)
 
+    async def _observe_sources(self) -> None:
+        assert self.services is not None
+        sources: list[SourceState] = await asyncio.to_thread(self.services.store.all_sources)
+        self.metrics.observe_sources(sources)
+        self.failing = sum(1 for s in sources if s.active and s.last_error and not s.muted)
+
     def status_line(self) -> str:
         last = self.last_poll.strftime("%Y-%m-%d %H:%M:%SZ") if self.last_poll else "never"
-        sources = len(self.settings.feeds) + len(self.settings.pages)
-        return f"{sources} sources, last poll {last}, {self.failing} failing"
+        return f"{self.source_count} sources, last poll {last}, {self.failing} failing"
 
     def _schedule_digests(self) -> None:
         assert self.scheduler is not None
@@ -282,9 +341,17 @@ class Daemon:
         )
 
     async def _digest_job(self, name: str, run: Callable[..., object]) -> None:
+        """On several instances, the one holding the digest's lease prepares it."""
         assert self.services is not None
+        store, settings = self.services.store, self.settings
         try:
-            await asyncio.to_thread(run, self.services.store, self.settings, name, now=self.clock())
+            await alone(
+                store,
+                f"digest:{name}",
+                self.services.instance,
+                lambda: asyncio.to_thread(run, store, settings, name, now=self.clock()),
+                clock=self.clock,
+            )
         except Exception:
             log.exception("digest failed digest=%s", name)
 
@@ -292,32 +359,44 @@ class Daemon:
         from aggregator.deliver import deliver_due
 
         assert self.services is not None and self.settings.smtp is not None
+        store, smtp = self.services.store, self.settings.smtp
         try:
-            await asyncio.to_thread(
-                deliver_due, self.services.store, self.settings.smtp, now=self.clock()
+            _, report = await alone(
+                store,
+                "digest:deliver",
+                self.services.instance,
+                lambda: asyncio.to_thread(deliver_due, store, smtp, now=self.clock()),
+                clock=self.clock,
             )
         except Exception:
             log.exception("digest delivery failed")
+            return
+        if report is not None:
+            self.metrics.observe_digests(len(report.sent))
 
     async def reload(self) -> None:
         """SIGHUP: re-read feeds.yaml; an invalid file keeps the running configuration."""
+        if self.services is None or self.stopping.is_set():
+            return
         self.notifier.reloading(time.monotonic_ns() // 1000)
         try:
             settings = await asyncio.to_thread(load_settings, self.config_path)
         except ConfigError as exc:
             log.error(
-                "reload failed, keeping the running configuration: %s", str(exc).replace("\n", "; ")
+                "reload failed: keeping the running configuration: %s",
+                str(exc).replace("\n", "; "),
             )
             self.notifier.ready(self.status_line())
             return
-        assert self.services is not None
         await asyncio.to_thread(self.services.apply_settings, settings)
         self.settings = settings
         self._schedule_digests()
-        log.info("reloaded sources=%d", len(settings.feeds) + len(settings.pages))
+        await self._observe_sources()
+        log.info("reloaded sources=%d", self.source_count)
         self.notifier.ready(self.status_line())
 
     async def ready(self) -> bool:
+        """Readiness: started, scheduler running, and the database answers within 5 s."""
         if self.services is None or self.scheduler is None or not self.scheduler.running:
             return False
         try:
@@ -331,6 +410,8 @@ class Daemon:
         while True:
             if await self.ready():
                 self.notifier.watchdog()
+            else:
+                log.warning("watchdog skipped: the database or the scheduler is not answering")
             await asyncio.sleep(every)
 
 

@@ -85,8 +85,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except ParseError as exc:
         print(f"aggregator extract: {path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    json.dump({"episodes": [ep.as_json() for ep in episodes]}, sys.stdout, ensure_ascii=False,
-              indent=2 if sys.stdout.isatty() else None)
+    json.dump(
+        {"episodes": [ep.as_json() for ep in episodes]},
+        sys.stdout,
+        ensure_ascii=False,
+        indent=2 if sys.stdout.isatty() else None,
+    )
     sys.stdout.write("\n")
     return 0
 
@@ -96,8 +100,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     written = asyncio.run(publish_now(settings))
-    print(f"wrote {', '.join(written) if written else 'nothing (files already current)'} "
-          f"in {settings.public_dir}")
+    print(
+        f"wrote {', '.join(written) if written else 'nothing (files already current)'} "
+        f"in {settings.public_dir}"
+    )
     return 0
 
 
@@ -109,8 +115,13 @@ def cmd_digest(args: argparse.Namespace) -> int:
         known = ", ".join(d.name for d in settings.digests) or "none configured"
         print(f"aggregator digest: no digest named {args.name!r} (known: {known})", file=sys.stderr)
         return EXIT_FAILED
-    return digest_command(settings, args.name, dry_run_dir=Path(args.dry_run) if args.dry_run else None,
-                          send=args.send, now=datetime.now(UTC))
+    return digest_command(
+        settings,
+        args.name,
+        dry_run_dir=Path(args.dry_run) if args.dry_run else None,
+        send=args.send,
+        now=datetime.now(UTC),
+    )
 
 
 def cmd_sponsors(args: argparse.Namespace) -> int:
@@ -123,8 +134,12 @@ def cmd_sponsors(args: argparse.Namespace) -> int:
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
     records = [
         {
-            "brand": r.brand, "kind": r.kind, "shows": list(r.shows), "episodes": r.episodes,
-            "mentions": r.mentions, "first_seen": r.first_seen.isoformat() if r.first_seen else None,
+            "brand": r.brand,
+            "kind": r.kind,
+            "shows": list(r.shows),
+            "episodes": r.episodes,
+            "mentions": r.mentions,
+            "first_seen": r.first_seen.isoformat() if r.first_seen else None,
             "last_seen": r.last_seen.isoformat() if r.last_seen else None,
             "promo_codes": list(r.promo_codes),
         }
@@ -136,12 +151,31 @@ def cmd_sponsors(args: argparse.Namespace) -> int:
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["brand", "kind", "shows", "episodes", "mentions", "first_seen",
-                         "last_seen", "promo_codes"])
+        writer.writerow(
+            [
+                "brand",
+                "kind",
+                "shows",
+                "episodes",
+                "mentions",
+                "first_seen",
+                "last_seen",
+                "promo_codes",
+            ]
+        )
         for r in records:
-            writer.writerow([r["brand"], r["kind"], "; ".join(r["shows"]), r["episodes"],
-                             r["mentions"], r["first_seen"] or "", r["last_seen"] or "",
-                             "; ".join(r["promo_codes"])])
+            writer.writerow(
+                [
+                    r["brand"],
+                    r["kind"],
+                    "; ".join(r["shows"]),
+                    r["episodes"],
+                    r["mentions"],
+                    r["first_seen"] or "",
+                    r["last_seen"] or "",
+                    "; ".join(r["promo_codes"]),
+                ]
+            )
         sys.stdout.write(out.getvalue())
     else:
         from rich.console import Console
@@ -151,17 +185,24 @@ def cmd_sponsors(args: argparse.Namespace) -> int:
         for col in ("brand", "shows", "episodes", "first seen", "last seen", "promo codes"):
             table.add_column(col, overflow="fold")
         for r in records:
-            table.add_row(r["brand"] + (" (self)" if r["kind"] == "self_promo" else ""),
-                          ", ".join(r["shows"]), str(r["episodes"]), r["first_seen"] or "",
-                          r["last_seen"] or "", ", ".join(r["promo_codes"]))
+            table.add_row(
+                r["brand"] + (" (self)" if r["kind"] == "self_promo" else ""),
+                ", ".join(r["shows"]),
+                str(r["episodes"]),
+                r["first_seen"] or "",
+                r["last_seen"] or "",
+                ", ".join(r["promo_codes"]),
+            )
         Console().print(table)
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    print(f"{settings.config_path}: ok ({len(settings.feeds)} feeds, {len(settings.pages)} pages, "
-          f"{len(settings.digests)} digests; database {settings.database_url})")
+    print(
+        f"{settings.config_path}: ok ({len(settings.feeds)} feeds, {len(settings.pages)} pages, "
+        f"{len(settings.digests)} digests; database {settings.database_url})"
+    )
     return 0
 
 
@@ -173,6 +214,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from aggregator.store import SourceState
+
     settings = _settings(args)
     store = _open_store(settings)
     try:
@@ -183,18 +226,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     def when(d: datetime | None) -> str:
         return d.strftime("%Y-%m-%d %H:%M") if d else "-"
 
+    def state(s: SourceState) -> str:
+        if not s.active:
+            return "removed"
+        if s.muted:
+            return "muted"  # 410 Gone: not polled until its URL changes in the config
+        if s.consecutive_failures:
+            return f"failing x{s.consecutive_failures}"
+        # A failure while the network was down is kept but not counted against the source.
+        return "failed (network down)" if s.last_error else "ok"
+
     rows = []
     for s in sorted(sources, key=lambda s: (not s.active, s.name)):
-        state = ("removed" if not s.active else "muted" if s.muted
-                 else f"failing x{s.consecutive_failures}" if s.consecutive_failures else "ok")
-        rows.append((s.name, s.kind, state, when(s.last_success_at), when(s.next_check_at),
-                     (s.last_error or "")[:120]))
+        polled = s.active and not s.muted
+        rows.append(
+            (
+                s.name,
+                s.kind,
+                state(s),
+                when(s.last_success_at),
+                when(s.next_check_at) if polled else "-",
+                (s.last_error or "")[:120],
+            )
+        )
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} sources")
-        for col in ("source", "kind", "state", "last success (UTC)", "next poll (UTC)", "last error"):
+        for col in (
+            "source",
+            "kind",
+            "state",
+            "last success (UTC)",
+            "next poll (UTC)",
+            "last error",
+        ):
             table.add_column(col, overflow="fold")
         for row in rows:
             table.add_row(*row)
@@ -235,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--config", help="config file (default: $AGGREGATOR_CONFIG, then ./feeds.yaml)")
+        p.add_argument(
+            "--config", help="config file (default: $AGGREGATOR_CONFIG, then ./feeds.yaml)"
+        )
         p.set_defaults(func=func)
         return p
 
@@ -254,8 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sponsors", cmd_sponsors, "report brands across shows")
     p.add_argument("--since", type=_date, help="only episodes published on or after YYYY-MM-DD")
     p.add_argument("--show", help="only this show")
-    p.add_argument("--format", choices=["table", "csv", "json"],
-                   help="default: table in a terminal, csv otherwise")
+    p.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        help="default: table in a terminal, csv otherwise",
+    )
     command("check-config", cmd_check_config, "validate the configuration")
     p = command("db", lambda a: cmd_db_upgrade(a), "database maintenance")
     p.add_argument("action", choices=["upgrade"], help="apply migrations")
@@ -281,7 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(exc, SQLAlchemyError):
-            print(f"aggregator: database error: {exc.__class__.__name__}: {exc}".splitlines()[0],
-                  file=sys.stderr)
+            print(
+                f"aggregator: database error: {exc.__class__.__name__}: {exc}".splitlines()[0],
+                file=sys.stderr,
+            )
             return EXIT_DATABASE
         raise

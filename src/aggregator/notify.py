@@ -7,6 +7,7 @@ server should not require, so these few lines speak the documented protocol dire
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 
@@ -34,10 +35,9 @@ class Notifier:
         address = self.address
         if address.startswith("@"):  # abstract namespace socket
             address = "\0" + address[1:]
-        try:
+        # systemd gone or its socket full: nothing useful to do, and never fatal
+        with contextlib.suppress(OSError):
             self._sock.sendto("\n".join(fields).encode(), address)
-        except OSError:
-            pass  # systemd gone or socket full: nothing useful to do, and never fatal
 
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")

@@ -70,10 +70,16 @@ def import_opml(opml_path: Path, config_path: Path) -> list[str]:
 
 
 def export_opml(settings: Settings) -> str:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">',
-             "  <head><title>aggregator subscriptions</title></head>", "  <body>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head><title>aggregator subscriptions</title></head>",
+        "  <body>",
+    ]
     for feed in settings.feeds:
-        lines.append(f"    <outline type=\"rss\" text={quoteattr(feed.name)} "
-                     f"title={quoteattr(feed.name)} xmlUrl={quoteattr(feed.url)}/>")
+        lines.append(
+            f'    <outline type="rss" text={quoteattr(feed.name)} '
+            f"title={quoteattr(feed.name)} xmlUrl={quoteattr(feed.url)}/>"
+        )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from statistics import median
 
 MAX_BACKOFF = timedelta(days=7)
@@ -27,7 +28,7 @@ class Bounds:
 def median_gap(published: Sequence[datetime | None]) -> timedelta | None:
     """The median time between a show's 20 most recent episodes; None with fewer than two."""
     dates = sorted({d for d in published if d is not None}, reverse=True)[:20]
-    gaps = [(a - b).total_seconds() for a, b in zip(dates, dates[1:], strict=False)]
+    gaps = [(a - b).total_seconds() for a, b in pairwise(dates)]
     gaps = [g for g in gaps if g > 0]
     return timedelta(seconds=median(gaps)) if gaps else None
 

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -18,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from aggregator.config import Settings
-from aggregator.extract import SponsorRegistry, enrich_episode, extract_document
+from aggregator.extract import SponsorRegistry, extract_document
 from aggregator.fetch import Fetcher, FetchError, FetchResult
-from aggregator.model import Episode, ParsedFeed, ParseError
-from aggregator.parse.feed import parse_chapters_json, parse_feed
+from aggregator.incremental import FeedReading, read_feed
+from aggregator.model import Episode, ParseError
+from aggregator.parse.feed import parse_chapters_json
 from aggregator.schedule import Bounds, median_gap, next_check
-from aggregator.store import SourceState, Store
+from aggregator.store import NotModified, SourceState, Store
+from aggregator.writebatch import WriteBatch
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +46,12 @@ class PollOutcome:
     updated: int = 0
     error: str | None = None
     network: bool = False  # the failure says nothing about the feed itself (DNS, refused, ...)
+    fetch_seconds: float | None = None  # for metrics; None when no request was made
+    fetched_bytes: int = 0
 
     @property
     def changed(self) -> bool:
         return self.added > 0 or self.updated > 0
-
-
-def parse_feed_document(
-    data: bytes, show: str, url: str, content_type: str | None, registry: SponsorRegistry
-) -> ParsedFeed:
-    """CPU-bound step run in the executor: feedparser, then extraction on each item's notes."""
-    parsed = parse_feed(data, show=show, base_url=url, content_type=content_type)
-    episodes = tuple(enrich_episode(ep, registry=registry) for ep in parsed.episodes)
-    return replace(parsed, episodes=episodes)
 
 
 def parse_page_document(
@@ -102,6 +98,18 @@ class Updater:
         self.executor = executor
         self.rng = rng or random.Random()
         self.bounds = bounds_of(settings)
+        # 304s arrive by the hundred in a steady-state poll: one transaction for each batch.
+        self._not_modified = WriteBatch(store.record_not_modified_many)
+        # Sources that failed for network reasons since any server last answered: when
+        # several did, the host's network is down and none of them is to blame.
+        self._network_failures: set[int] = set()
+        self.offline = False
+
+    def _server_answered(self) -> None:
+        self._network_failures.clear()
+        if self.offline:
+            self.offline = False
+            log.info("network is back: a server answered")
 
     async def _run_cpu(self, fn: Callable[..., object], *args: object) -> object:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -144,20 +152,31 @@ class Updater:
         caller can decide whether they count against the source.
         """
         accept = FEED_ACCEPT if src.kind == "feed" else PAGE_ACCEPT
+        started = time.monotonic()
         try:
             result = await self.fetcher.fetch(
                 src.url, etag=src.etag, last_modified=src.last_modified, accept=accept
             )
         except FetchError as exc:
+            spent = time.monotonic() - started
+            if exc.status is None:
+                self._network_failures.add(src.id)
+            else:
+                self._server_answered()
             if deferred is not None and exc.status is None:
                 deferred.append((src, exc))
-                return PollOutcome(src.name, "failed", error=exc.reason, network=True)
-            return await self._fetch_failed(src, exc, penalise=True)
+                return PollOutcome(
+                    src.name, "failed", error=exc.reason, network=True, fetch_seconds=spent
+                )
+            outcome = await self._fetch_failed(src, exc, penalise=True)
+            return replace(outcome, fetch_seconds=spent)
+        self._server_answered()
         try:
-            return await self._process(src, result)
+            outcome = await self._process(src, result)
         except Exception as exc:  # a bug or a dead worker must cost one source, not the poll
             log.exception("source crashed the parser source=%s", src.name)
-            return await self._failed(src, f"internal error: {exc.__class__.__name__}: {exc}")
+            outcome = await self._failed(src, f"internal error: {exc.__class__.__name__}: {exc}")
+        return replace(outcome, fetch_seconds=result.elapsed, fetched_bytes=result.raw_bytes)
 
     async def _fetch_failed(
         self, src: SourceState, exc: FetchError, *, penalise: bool
@@ -174,14 +193,34 @@ class Updater:
 
     async def _process(self, src: SourceState, result: FetchResult) -> PollOutcome:
         now = self.clock()
-        if result.not_modified:
+        if result.not_modified and result.permanent_redirect:
+            # Moved, and the new place answers 304 to our validators: keep the new URL.
             await self._db(
-                self.store.record_not_modified,
+                self.store.record_success,
                 src.id,
                 now=now,
                 next_check_at=self._next(src, result=result),
                 etag=result.etag,
                 last_modified=result.last_modified,
+                content_hash=None,
+                url=result.permanent_redirect,
+                ttl_seconds=None,
+                show_info=None,
+                avg_post_interval_s=None,
+            )
+            log.info(
+                "source moved permanently source=%s url=%s", src.name, result.permanent_redirect
+            )
+            return PollOutcome(src.name, "not_modified")
+        if result.not_modified:
+            await self._not_modified.add(
+                NotModified(
+                    src.id,
+                    now=now,
+                    next_check_at=self._next(src, result=result),
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                )
             )
             log.debug("not modified source=%s", src.name)
             return PollOutcome(src.name, "not_modified")
@@ -200,8 +239,9 @@ class Updater:
             )
             return PollOutcome(src.name, "unchanged")
         try:
+            index = None
             if src.kind == "feed":
-                outcome, gap, ttl, info = await self._store_feed(src, result)
+                outcome, gap, ttl, info, index = await self._store_feed(src, result)
             else:
                 outcome, gap, ttl, info = await self._store_page(src, result), None, None, None
         except ParseError as exc:
@@ -218,6 +258,7 @@ class Updater:
             ttl_seconds=int(ttl.total_seconds()) if ttl else None,
             show_info=info,
             avg_post_interval_s=int(gap.total_seconds()) if gap else None,
+            item_index=index,
         )
         if new_url:
             log.info("source moved permanently source=%s url=%s", src.name, new_url)
@@ -260,16 +301,19 @@ class Updater:
 
     async def _store_feed(
         self, src: SourceState, result: FetchResult
-    ) -> tuple[PollOutcome, timedelta | None, timedelta | None, object]:
-        parsed = await self._run_cpu(
-            parse_feed_document,
+    ) -> tuple[PollOutcome, timedelta | None, timedelta | None, object, bytes]:
+        """Only the items the source's item index does not know are parsed and stored."""
+        reading = await self._run_cpu(
+            read_feed,
             result.content or b"",
             src.show,
             result.url,
             result.content_type,
             self.registry,
+            await self._db(self.store.item_index, src.id),
         )
-        assert isinstance(parsed, ParsedFeed)
+        assert isinstance(reading, FeedReading)
+        parsed = reading.parsed
         for warning in parsed.warnings:
             log.debug("feed warning source=%s: %s", src.name, warning)
         upsert = await self._db(
@@ -280,10 +324,13 @@ class Updater:
             source_kind="feed",
         )
         added, updated = len(upsert.added), len(upsert.updated)
+        # One line per new episode, except for a source's first import (its whole back
+        # catalogue), which the "source polled" line sums up.
+        level = logging.INFO if src.last_success_at is not None else logging.DEBUG
         for key in upsert.added[:50]:
-            log.debug("episode added source=%s key=%s", src.name, key)
+            log.log(level, "episode added source=%s key=%s", src.name, key)
         status: Status = "added" if added else ("updated" if updated else "unchanged")
-        gap = median_gap([ep.published for ep in parsed.episodes])
+        gap = median_gap(reading.published)
         ttl = (
             timedelta(minutes=parsed.info.ttl_minutes)
             if parsed.info.ttl_minutes and parsed.info.ttl_minutes > 0
@@ -291,7 +338,8 @@ class Updater:
         )
         if src.follow_pages and (added or updated):
             await self.follow_pages(src)
-        return PollOutcome(src.name, status, added=added, updated=updated), gap, ttl, parsed.info
+        outcome = PollOutcome(src.name, status, added=added, updated=updated)
+        return outcome, gap, ttl, parsed.info, reading.index
 
     async def _store_page(self, src: SourceState, result: FetchResult) -> PollOutcome:
         episodes = await self._run_cpu(
@@ -395,8 +443,11 @@ class Updater:
     async def poll_many(self, sources: Sequence[SourceState]) -> list[PollOutcome]:
         """Poll sources concurrently (the fetcher enforces the limits).
 
-        When every source of a poll fails for network reasons, the host's network is down,
-        not the feeds: the failures are recorded without counting towards backoff.
+        When every source of a poll fails for network reasons and, counting earlier polls
+        since a server last answered, more than one source did, the host's network is down,
+        not the feeds: the failures are recorded without counting towards backoff. (The
+        first source to fail alone at the start of an outage cannot be told from a dead
+        host and is counted once.)
         """
         if not sources:
             return []
@@ -404,9 +455,14 @@ class Updater:
         outcomes = list(
             await asyncio.gather(*(self.poll_source(s, deferred=deferred) for s in sources))
         )
-        network_down = len(sources) > 1 and len(deferred) == len(sources)
-        if network_down:
-            log.warning("every source failed for network reasons; not counting it against them")
+        network_down = len(deferred) == len(sources) and len(self._network_failures) > 1
+        if network_down and not self.offline:
+            self.offline = True
+            log.warning(
+                "network looks down: %d sources failed for network reasons in a row; "
+                "not counting it against them",
+                len(self._network_failures),
+            )
         await asyncio.gather(
             *(self._fetch_failed(src, exc, penalise=not network_down) for src, exc in deferred)
         )

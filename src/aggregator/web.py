@@ -1,10 +1,11 @@
-"""The daemon's HTTP face: the published files, liveness and readiness.
+"""The daemon's HTTP face: the published files, liveness, readiness and metrics.
 
 Runs inside the daemon's asyncio loop. Files go out through aiohttp's ``FileResponse``,
 which does ETag, Last-Modified, 304s, ranges and serves the pre-written ``.gz`` sibling
 to clients that accept gzip. Only fixed names are routed (chapters names match a pattern
 without dots or slashes), so there is no directory listing and no way out of the public
-directory. Others add routes with ``app.router.add_get``.
+directory. ``/metrics`` answers loopback peers only unless ``metrics_public`` is set.
+Others add routes with ``app.router.add_get``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from aggregator.publish import CHAPTERS_DIR, CHAPTERS_NAME, FEED_JSON, FEED_XML, SOURCES_OPML
+
+if TYPE_CHECKING:
+    from aggregator.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +52,15 @@ def _serve(path: Path, content_type: str) -> Handler:
     return handler
 
 
-def build_app(public_dir: Path, *, ready: Ready | None = None) -> web.Application:
-    """Routes: the three feed files, ``/chapters/<name>.json``, ``/healthz``, ``/readyz``."""
+def build_app(
+    public_dir: Path,
+    *,
+    ready: Ready | None = None,
+    metrics: Metrics | None = None,
+    metrics_public: bool = False,
+) -> web.Application:
+    """Routes: the three feed files, ``/chapters/<name>.json``, ``/healthz``, ``/readyz``,
+    and ``/metrics`` when given ``metrics``."""
     app = web.Application()
     for name, content_type in CONTENT_TYPES.items():
         app.router.add_get(f"/{name}", _serve(public_dir / name, content_type))
@@ -71,7 +83,22 @@ def build_app(public_dir: Path, *, ready: Ready | None = None) -> web.Applicatio
     app.router.add_get(f"/{CHAPTERS_DIR}/{{name:{CHAPTERS_NAME}}}.json", chapters)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if metrics is not None:
+        app.router.add_get("/metrics", _metrics_handler(metrics, public=metrics_public))
     return app
+
+
+def _metrics_handler(metrics: Metrics, *, public: bool) -> Handler:
+    from aggregator.metrics import peer_may_scrape
+
+    async def handler(request: web.Request) -> web.Response:
+        if not peer_may_scrape(request.remote, public=public):
+            raise web.HTTPForbidden(text="metrics are served to loopback only (metrics_public)\n")
+        body, content_type = metrics.render()
+        # The exposition content type carries parameters aiohttp's content_type= refuses.
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return handler
 
 
 @dataclass
@@ -97,5 +124,5 @@ async def start_server(app: web.Application, host: str, port: int) -> Server:
         await runner.cleanup()
         raise
     real_port = runner.addresses[0][1]
-    log.info("serving HTTP on %s:%d", host, real_port)
+    log.info("serving HTTP host=%s port=%d", host, real_port)
     return Server(runner, host, real_port)

@@ -30,14 +30,33 @@ from aggregator.parse.entities import declares_entities, without_entities
 from aggregator.parse.feed_xml import Extras, XmlView, read_xml
 from aggregator.sanitize import clean_text, html_to_text, http_url, links_in, sanitize_html, shorten
 
-__all__ = ["parse_chapters_json", "parse_feed"]  # the JSON that podcast:chapters points at
+# parse_chapters_json: the JSON that podcast:chapters points at
+__all__ = ["FeedEntries", "parse_chapters_json", "parse_entries", "parse_feed"]
 
 log = logging.getLogger(__name__)
 
-SUMMARY_LENGTH = 300
+SUMMARY_LENGTH = 4000  # the whole description in practice: extraction reads it, renderers shorten
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntries:
+    """A feed read entry by entry: ``entries[i]`` is the i-th item of the document, None
+    when it has nothing to identify it by (no title, guid, link or enclosure)."""
+
+    info: FeedInfo
+    entries: tuple[Episode | None, ...]
+    warnings: tuple[str, ...]
+
+    def as_parsed(self) -> ParsedFeed:
+        episodes = tuple(ep for ep in self.entries if ep is not None)
+        warnings = self.warnings
+        if len(episodes) < len(self.entries):
+            skipped = len(self.entries) - len(episodes)
+            warnings += (f"skipped {skipped} entries without title, guid, link or enclosure",)
+        return ParsedFeed(info=self.info, episodes=episodes, warnings=warnings)
 
 
 def parse_feed(
@@ -54,6 +73,26 @@ def parse_feed(
     Raises :class:`ParseError` when the bytes are not a feed; a damaged feed whose entries
     can still be read is parsed and the damage listed in ``warnings``.
     """
+    parsed = parse_entries(
+        data, show=show, base_url=base_url, content_type=content_type
+    ).as_parsed()
+    log.debug(
+        "%s: %d episodes, %d warnings",
+        show or parsed.info.title,
+        len(parsed.episodes),
+        len(parsed.warnings),
+    )
+    return parsed
+
+
+def parse_entries(
+    data: bytes,
+    *,
+    show: str | None = None,
+    base_url: str | None = None,
+    content_type: str | None = None,
+) -> FeedEntries:
+    """:func:`parse_feed`, keeping one result per entry in document order."""
     if not data or not data.strip():
         raise ParseError("empty document")
     warnings: list[str] = []
@@ -99,16 +138,14 @@ def parse_feed(
     if not feed.show:
         warnings.append("no show name: neither given nor in the feed")
     extras = _match_extras(entries, view, feed.base, warnings)
-    episodes = []
-    for entry, extra in zip(entries, extras, strict=True):
-        episode = _episode(entry, extra or Extras(), feed)
-        if episode is not None:
-            episodes.append(episode)
-    if len(episodes) < len(entries):
-        skipped = len(entries) - len(episodes)
-        warnings.append(f"skipped {skipped} entries without title, guid, link or enclosure")
-    log.debug("%s: %d episodes, %d warnings", feed.show, len(episodes), len(warnings))
-    return ParsedFeed(info=info, episodes=tuple(episodes), warnings=tuple(warnings))
+    return FeedEntries(
+        info=info,
+        entries=tuple(
+            _episode(entry, extra or Extras(), feed)
+            for entry, extra in zip(entries, extras, strict=True)
+        ),
+        warnings=tuple(warnings),
+    )
 
 
 @dataclass(frozen=True, slots=True)

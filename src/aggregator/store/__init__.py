@@ -4,6 +4,7 @@ Use :class:`Store`; it hands out the plain values of :mod:`aggregator.store.reco
 """
 
 from aggregator.store.records import (
+    NotModified,
     OutboxRow,
     PageWork,
     SourceState,
@@ -14,6 +15,7 @@ from aggregator.store.records import (
 from aggregator.store.store import Store
 
 __all__ = [
+    "NotModified",
     "OutboxRow",
     "PageWork",
     "SourceState",

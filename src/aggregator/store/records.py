@@ -47,6 +47,17 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class NotModified:
+    """A 304 to record: see :meth:`aggregator.store.Store.record_not_modified_many`."""
+
+    source_id: int
+    now: datetime
+    next_check_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertResult:
     added: list[str]  # identity keys
     updated: list[str]

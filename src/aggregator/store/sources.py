@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, or_, select, update
+from sqlalchemy import Connection, Row, String, and_, bindparam, func, or_, select, update
 
 from aggregator.config import Settings
 from aggregator.model import FeedInfo
 from aggregator.store import tables as t
-from aggregator.store.records import SourceState
-from aggregator.store.sql import ensure_names
+from aggregator.store.records import NotModified, SourceState
+from aggregator.store.sql import chunks, ensure_names
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def sync_sources(conn: Connection, settings: Settings, now: datetime) -> None:
                 etag=None,
                 last_modified=None,
                 content_hash=None,
+                item_index=None,
                 muted=False,
                 muted_reason=None,
                 consecutive_failures=0,
@@ -107,10 +109,15 @@ def sync_sources(conn: Connection, settings: Settings, now: datetime) -> None:
         )
 
 
+# What a SourceState carries: every column but the show id and the item index, which only
+# the poll of that one source reads (see item_index), so listing sources stays small.
+_STATE_COLUMNS = tuple(c for c in t.source.c if c.name not in ("show_id", "item_index"))
+
+
 def _state_query() -> Any:
     show = t.show
     return select(
-        t.source,
+        *_STATE_COLUMNS,
         show.c.name.label("show_name"),
         show.c.title.label("show_title"),
         show.c.link.label("show_link"),
@@ -123,8 +130,12 @@ def _state(row: Row[Any]) -> SourceState:
         show=m["show_name"],
         show_title=m["show_title"],
         show_link=m["show_link"],
-        **{c.name: m[c] for c in t.source.c if c.name != "show_id"},
+        **{c.name: m[c] for c in _STATE_COLUMNS},
     )
+
+
+def item_index(conn: Connection, source_id: int) -> bytes | None:
+    return conn.execute(select(t.source.c.item_index).where(t.source.c.id == source_id)).scalar()
 
 
 def all_sources(conn: Connection) -> list[SourceState]:
@@ -200,6 +211,53 @@ def record_not_modified(
     conn.execute(update(t.source).where(t.source.c.id == source_id).values(**values))
 
 
+def renew_leases(conn: Connection, ids: Sequence[int], owner: str, until: datetime) -> int:
+    """Extend ``owner``'s leases on those of ``ids`` it still holds; how many it holds."""
+    s = t.source
+    kept = 0
+    for part in chunks(list(ids)):
+        result = conn.execute(
+            update(s)
+            .where(and_(s.c.id.in_(part), s.c.lease_owner == owner))
+            .values(lease_until=until)
+        )
+        kept += result.rowcount
+    return kept
+
+
+def record_not_modified_many(conn: Connection, rows: Sequence[NotModified]) -> None:
+    """Many 304s in one statement (executemany); as :func:`record_not_modified` each."""
+    s = t.source
+    stmt = (
+        update(s)
+        .where(s.c.id == bindparam("sid"))
+        .values(
+            last_checked_at=bindparam("now"),
+            last_success_at=bindparam("now"),
+            last_status=304,
+            last_error=None,
+            consecutive_failures=0,
+            next_check_at=bindparam("due"),
+            etag=func.coalesce(bindparam("new_etag", type_=String), s.c.etag),
+            last_modified=func.coalesce(bindparam("new_modified", type_=String), s.c.last_modified),
+            **_LEASE_CLEARED,
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "sid": r.source_id,
+                "now": r.now,
+                "due": r.next_check_at,
+                "new_etag": r.etag,
+                "new_modified": r.last_modified,
+            }
+            for r in rows
+        ],
+    )
+
+
 def record_failure(
     conn: Connection,
     source_id: int,
@@ -240,9 +298,10 @@ def record_success(
     ttl_seconds: int | None,
     show_info: FeedInfo | None,
     avg_post_interval_s: int | None,
+    item_index: bytes | None = None,
 ) -> None:
-    """Validators are replaced as sent; ``None`` for hash, ttl and interval means "not known
-    this time" and keeps what was stored."""
+    """Validators are replaced as sent; ``None`` for hash, ttl, interval and item index
+    means "not known this time" and keeps what was stored (``b""`` clears the index)."""
     s = t.source
     values: dict[str, Any] = {
         "last_checked_at": now,
@@ -261,6 +320,8 @@ def record_success(
         "avg_post_interval_s": avg_post_interval_s,
     }
     values.update({k: v for k, v in optional.items() if v is not None})
+    if item_index is not None:
+        values["item_index"] = item_index or None
     current = conn.execute(select(s.c.url, s.c.name, s.c.show_id).where(s.c.id == source_id)).one()
     if url and url != current.url:
         taken = conn.execute(select(s.c.id).where(s.c.url == url)).first()

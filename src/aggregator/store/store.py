@@ -21,6 +21,7 @@ from aggregator.store import leases, outbox, reading, reports, sources
 from aggregator.store.engine import WRITE, make_engine, url_for_logs
 from aggregator.store.migrate import upgrade
 from aggregator.store.records import (
+    NotModified,
     OutboxRow,
     PageWork,
     SourceState,
@@ -88,6 +89,10 @@ class Store:
         run = self._write if owner is not None and lease is not None else self._read
         return run(sources.due_sources, now, limit=limit, owner=owner, lease=lease)
 
+    def renew_leases(self, ids: Sequence[int], owner: str, *, until: datetime) -> int:
+        """Extend ``owner``'s leases on the sources of ``ids`` it still holds."""
+        return self._write(sources.renew_leases, ids, owner, until)
+
     def all_sources(self) -> list[SourceState]:
         return self._read(sources.all_sources)
 
@@ -108,6 +113,11 @@ class Store:
             etag=etag,
             last_modified=last_modified,
         )
+
+    def record_not_modified_many(self, rows: Sequence[NotModified]) -> None:
+        """Several 304s in one transaction (the poller batches them)."""
+        if rows:
+            self._write(sources.record_not_modified_many, rows)
 
     def record_failure(
         self,
@@ -146,7 +156,9 @@ class Store:
         ttl_seconds: int | None = None,
         show_info: FeedInfo | None = None,
         avg_post_interval_s: int | None = None,
+        item_index: bytes | None = None,
     ) -> None:
+        """``item_index``: None keeps the stored one, ``b""`` clears it."""
         self._write(
             sources.record_success,
             source_id,
@@ -159,7 +171,12 @@ class Store:
             ttl_seconds=ttl_seconds,
             show_info=show_info,
             avg_post_interval_s=avg_post_interval_s,
+            item_index=item_index,
         )
+
+    def item_index(self, source_id: int) -> bytes | None:
+        """Digests of the source's items as last stored (see :mod:`aggregator.incremental`)."""
+        return self._read(sources.item_index, source_id)
 
     # episodes
 

@@ -113,6 +113,8 @@ class SourceTable(Base, table=True):
     lease_until: datetime | None = _utc()
     avg_post_interval_s: int | None = None
     created_at: datetime = _utc(nullable=False)
+    # Digests of the feed's items as last stored (aggregator.parse.feed_scan.ItemIndex).
+    item_index: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
 class EpisodeTable(Base, table=True):
