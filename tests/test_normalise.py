@@ -324,3 +324,20 @@ def test_merge_is_normalised_and_keeps_the_primary(primary: Episode, other: Epis
     if base.title:
         assert merged.title == base.title
     assert {p.name.casefold() for p in base.people} <= {p.name.casefold() for p in merged.people}
+
+
+def test_a_date_beyond_tomorrow_is_not_believed() -> None:
+    from aggregator.normalise import believable_dates
+
+    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    future = Episode(show="S", title="T", published=datetime(2500, 1, 1, tzinfo=UTC))
+    tonight = Episode(show="S", title="T", published=datetime(2026, 1, 11, 6, 0, tzinfo=UTC))
+    assert believable_dates(future, now).published is None
+    assert believable_dates(tonight, now) == tonight
+
+
+def test_a_megabyte_title_is_cut_to_500_characters_once() -> None:
+    ep = normalise(Episode(show="S", title="word " * 200_000))
+    assert len(ep.title) <= 500
+    assert ep.title.endswith("…")
+    assert normalise(ep) == ep

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from publicsuffixlist import PublicSuffixList
 
 from aggregator.model import Chapter, Enclosure, Episode, Person, Sponsor
-from aggregator.sanitize import clean_text
+from aggregator.sanitize import clean_text, shorten
 
 MAX_KEY_LENGTH = 512
 # Domains that many unrelated brands link through (shorteners, redirectors, platforms):
@@ -91,6 +91,18 @@ def _json_default(value: object) -> Any:
     raise TypeError(f"cannot hash a {type(value).__name__}")
 
 
+MAX_TITLE = 500  # characters; a longer "title" is a broken or hostile feed, not a title
+FUTURE_SLACK = timedelta(days=1)  # time zones and clock skew, no more
+
+
+def believable_dates(ep: Episode, now: datetime) -> Episode:
+    """A publication date beyond tomorrow is a feed's mistake: believed, it would top the
+    merged feed for years. The episode is kept, undated."""
+    if ep.published is not None and to_utc(ep.published) > now + FUTURE_SLACK:
+        return dataclasses.replace(ep, published=None)
+    return ep
+
+
 def normalise(ep: Episode) -> Episode:
     """The canonical shape: clean text, no empty strings, people/links/sponsors each once,
     chapters in start order. Idempotent."""
@@ -102,7 +114,7 @@ def normalise(ep: Episode) -> Episode:
     return dataclasses.replace(
         ep,
         show=clean_text(ep.show),
-        title=clean_text(ep.title),
+        title=shorten(clean_text(ep.title), MAX_TITLE),
         guid=_opt(ep.guid),
         number=ep.number if ep.number is not None and ep.number >= 0 else None,
         season=ep.season if ep.season is not None and ep.season >= 0 else None,

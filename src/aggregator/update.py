@@ -23,6 +23,7 @@ from aggregator.extract import SponsorRegistry, extract_document
 from aggregator.fetch import Fetcher, FetchError, FetchResult
 from aggregator.incremental import FeedReading, read_feed
 from aggregator.model import Episode, ParseError
+from aggregator.normalise import believable_dates
 from aggregator.parse.feed import parse_chapters_json
 from aggregator.schedule import Bounds, median_gap, next_check
 from aggregator.store import NotModified, SourceState, Store
@@ -316,11 +317,12 @@ class Updater:
         parsed = reading.parsed
         for warning in parsed.warnings:
             log.debug("feed warning source=%s: %s", src.name, warning)
+        now = self.clock()
         upsert = await self._db(
             self.store.upsert_episodes,
             src.id,
-            parsed.episodes,
-            now=self.clock(),
+            [believable_dates(ep, now) for ep in parsed.episodes],
+            now=now,
             source_kind="feed",
         )
         added, updated = len(upsert.added), len(upsert.updated)
@@ -369,8 +371,13 @@ class Updater:
                 )
                 updated += int(bool(changed))
             else:
+                now = self.clock()
                 upsert = await self._db(
-                    self.store.upsert_episodes, src.id, [ep], now=self.clock(), source_kind="page"
+                    self.store.upsert_episodes,
+                    src.id,
+                    [believable_dates(ep, now)],
+                    now=now,
+                    source_kind="page",
                 )
                 added += len(upsert.added)
                 updated += len(upsert.updated)
