@@ -133,3 +133,40 @@ def test_pages_and_transcripts_bring_sponsors_into_store_report_and_feed(
     assert main(["poll", "--once", "--config", str(cfg)]) == 0
     assert "0 episodes added, 0 updated" in capsys.readouterr().out
     assert len(http_server.requests_to("/episodes/3")) == 1  # pages are not re-read every poll
+
+
+@pytest.mark.anyio
+async def test_pages_are_read_again_on_their_slow_schedule_while_the_feed_is_unchanged(
+    tmp_path: Path, http_server: HttpServer
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from aggregator.app import Services
+    from aggregator.config import load_settings
+
+    base = http_server.base_url
+    http_server.set(
+        "/feed.xml", FEED.format(base=base).encode(), content_type="application/rss+xml"
+    )
+    http_server.set("/episodes/3", PAGE_3.encode(), content_type="text/html; charset=utf-8")
+    http_server.set("/episodes/3/transcript.vtt", TRANSCRIPT_3.encode(), content_type="text/vtt")
+    http_server.set("/episodes/2", PAGE_2.encode(), content_type="text/html; charset=utf-8")
+    cfg = tmp_path / "feeds.yaml"
+    cfg.write_text(
+        "state_dir: state\nallow_private_addresses: true\npoll:\n  page_interval: 7d\n"
+        f"feeds:\n  - name: The Loopback Show\n    url: {base}/feed.xml\n    follow_pages: true\n"
+    )
+    now = [datetime(2025, 2, 4, 12, 0, tzinfo=UTC)]
+    services = Services.open(load_settings(cfg), clock=lambda: now[0], processes=False)
+    try:
+        await services.poll_everything()
+        now[0] += timedelta(days=1)
+        (outcome,) = await services.poll_everything()
+        assert outcome.status == "not_modified"
+        assert len(http_server.requests_to("/episodes/3")) == 1
+        now[0] += timedelta(days=7)
+        await services.poll_everything()
+        assert len(http_server.requests_to("/episodes/3")) == 2
+        assert len(http_server.requests_to("/feed.xml")) == 3
+    finally:
+        await services.close()

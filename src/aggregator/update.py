@@ -224,6 +224,8 @@ class Updater:
                 )
             )
             log.debug("not modified source=%s", src.name)
+            if src.follow_pages:  # pages still come due on their own, slower schedule
+                await self.follow_pages(src)
             return PollOutcome(src.name, "not_modified")
         body = result.content or b""
         digest = _digest(body)
@@ -238,6 +240,8 @@ class Updater:
                 last_modified=result.last_modified,
                 content_hash=digest,
             )
+            if src.follow_pages:
+                await self.follow_pages(src)
             return PollOutcome(src.name, "unchanged")
         try:
             index = None
