@@ -3,6 +3,8 @@ sponsor reads; after `poll --once` the sponsors are stored, reported and in the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -119,6 +121,20 @@ def test_pages_and_transcripts_bring_sponsors_into_store_report_and_feed(
     assert report["Tandemly"]["episodes"] == 1
     assert report["Tandemly"]["promo_codes"] == ["LOOP10"]
     assert report["Tandemly"]["shows"] == ["The Loopback Show"]
+    assert (
+        main(["sponsors", "--format", "csv", "--show", "The Loopback Show", "--config", str(cfg)])
+        == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["brand"]: r["promo_codes"] for r in rows} == {
+        "Quillfeather": "LOOPBACK",
+        "Tandemly": "LOOP10",
+    }
+    assert (
+        main(["sponsors", "--format", "json", "--since", "2025-02-01", "--config", str(cfg)]) == 0
+    )
+    recent = {r["brand"]: r["episodes"] for r in json.loads(capsys.readouterr().out)["sponsors"]}
+    assert recent == {"Quillfeather": 1, "Tandemly": 1}
 
     feed = feedparser.parse((tmp_path / "state" / "public" / "feed.xml").read_bytes())
     (ep3,) = [e for e in feed.entries if e.id == "loopback-3"]

@@ -182,8 +182,12 @@ def cmd_sponsors(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         table = Table(title=f"Sponsors ({len(records)})")
-        for col in ("brand", "shows", "episodes", "first seen", "last seen", "promo codes"):
-            table.add_column(col, overflow="fold")
+        table.add_column("brand", no_wrap=True)
+        table.add_column("shows", overflow="fold")
+        table.add_column("episodes", justify="right", no_wrap=True)
+        table.add_column("first seen", no_wrap=True)
+        table.add_column("last seen", no_wrap=True)
+        table.add_column("promo codes", overflow="fold")
         for r in records:
             table.add_row(
                 r["brand"] + (" (self)" if r["kind"] == "self_promo" else ""),
