@@ -91,10 +91,8 @@ visit <a href="https://quillfeather.example/loopback">quillfeather.example/loopb
 """
 
 
-@pytest.mark.slow
-def test_pages_and_transcripts_bring_sponsors_into_store_report_and_feed(
-    tmp_path: Path, http_server: HttpServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def serve_show(http_server: HttpServer, tmp_path: Path, extra_config: str) -> Path:
+    """Serve the feed, its pages and transcript; return a config following it with pages."""
     base = http_server.base_url
     http_server.set(
         "/feed.xml", FEED.format(base=base).encode(), content_type="application/rss+xml"
@@ -104,9 +102,17 @@ def test_pages_and_transcripts_bring_sponsors_into_store_report_and_feed(
     http_server.set("/episodes/2", PAGE_2.encode(), content_type="text/html; charset=utf-8")
     cfg = tmp_path / "feeds.yaml"
     cfg.write_text(
-        "state_dir: state\nallow_private_addresses: true\nlisten: 127.0.0.1:0\n"
+        f"state_dir: state\nallow_private_addresses: true\n{extra_config}"
         f"feeds:\n  - name: The Loopback Show\n    url: {base}/feed.xml\n    follow_pages: true\n"
     )
+    return cfg
+
+
+@pytest.mark.slow
+def test_pages_and_transcripts_bring_sponsors_into_store_report_and_feed(
+    tmp_path: Path, http_server: HttpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = serve_show(http_server, tmp_path, "listen: 127.0.0.1:0\n")
 
     assert main(["poll", "--once", "--config", str(cfg)]) == 0
     assert "2 episodes added" in capsys.readouterr().out
@@ -160,18 +166,7 @@ async def test_pages_are_read_again_on_their_slow_schedule_while_the_feed_is_unc
     from aggregator.app import Services
     from aggregator.config import load_settings
 
-    base = http_server.base_url
-    http_server.set(
-        "/feed.xml", FEED.format(base=base).encode(), content_type="application/rss+xml"
-    )
-    http_server.set("/episodes/3", PAGE_3.encode(), content_type="text/html; charset=utf-8")
-    http_server.set("/episodes/3/transcript.vtt", TRANSCRIPT_3.encode(), content_type="text/vtt")
-    http_server.set("/episodes/2", PAGE_2.encode(), content_type="text/html; charset=utf-8")
-    cfg = tmp_path / "feeds.yaml"
-    cfg.write_text(
-        "state_dir: state\nallow_private_addresses: true\npoll:\n  page_interval: 7d\n"
-        f"feeds:\n  - name: The Loopback Show\n    url: {base}/feed.xml\n    follow_pages: true\n"
-    )
+    cfg = serve_show(http_server, tmp_path, "poll:\n  page_interval: 7d\n")
     now = [datetime(2025, 2, 4, 12, 0, tzinfo=UTC)]
     services = Services.open(load_settings(cfg), clock=lambda: now[0], processes=False)
     try:
