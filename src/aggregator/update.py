@@ -101,6 +101,7 @@ class Updater:
         self.bounds = bounds_of(settings)
         # 304s arrive by the hundred in a steady-state poll: one transaction for each batch.
         self._not_modified = WriteBatch(store.record_not_modified_many)
+        self._in_flight: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # Sources that failed for network reasons since any server last answered: when
         # several did, the host's network is down and none of them is to blame.
         self._network_failures: set[int] = set()
@@ -144,6 +145,12 @@ class Updater:
             rng=self.rng,
         )
 
+    def _slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._in_flight is None or self._in_flight[0] is not loop:
+            self._in_flight = (loop, asyncio.Semaphore(self.settings.poll.concurrency))
+        return self._in_flight[1]
+
     async def poll_source(
         self, src: SourceState, *, deferred: list[tuple[SourceState, FetchError]] | None = None
     ) -> PollOutcome:
@@ -151,7 +158,17 @@ class Updater:
 
         With ``deferred``, network failures are collected there instead of recorded, so the
         caller can decide whether they count against the source.
+
+        At most ``poll.concurrency`` sources are between fetch and stored at once: parsing is
+        slower than fetching, and bodies fetched ahead of the parsers would only wait in
+        memory (a claimed batch of 1 MB feeds is a few hundred MB).
         """
+        async with self._slots():
+            return await self._poll_source(src, deferred)
+
+    async def _poll_source(
+        self, src: SourceState, deferred: list[tuple[SourceState, FetchError]] | None
+    ) -> PollOutcome:
         accept = FEED_ACCEPT if src.kind == "feed" else PAGE_ACCEPT
         started = time.monotonic()
         try:
