@@ -152,7 +152,7 @@ async def test_entity_expansion_is_never_performed(
 
 
 @pytest.mark.anyio
-async def test_a_one_megabyte_title_is_stored_whole_and_published_validly(
+async def test_a_one_megabyte_title_is_cut_to_500_characters_and_published_validly(
     server: HttpServer, poll: object, tmp_path: Path
 ) -> None:
     serve(server, CI)["long-title"]()
@@ -160,6 +160,7 @@ async def test_a_one_megabyte_title_is_stored_whole_and_published_validly(
     assert run.outcome.status == "added"
     ((_, title, _),) = episodes(tmp_path)
     assert title.startswith("A very long title xxx")
+    assert len(title) <= 500
     services = poll.services[-1]  # type: ignore[attr-defined]
     await services.publish()
     parsed = feedparser.parse((services.settings.public_dir / "feed.xml").read_bytes())
@@ -204,6 +205,7 @@ async def test_impossible_dates_store_every_item_and_publish_a_valid_feed(
     assert [g for g, _, _ in stored] == sorted(f"hostile-{n}" for n in range(len(IMPOSSIBLE_DATES)))
     for _, _, published in stored:
         assert published is None or 1900 < int(published[:4]) < 10000
+    assert {g: p for g, _, p in stored}["hostile-4"] is None  # year 2500: not believed
     services = poll.services[-1]  # type: ignore[attr-defined]
     await services.publish()
     parsed = feedparser.parse((services.settings.public_dir / "feed.xml").read_bytes())
