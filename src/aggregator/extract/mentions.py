@@ -25,7 +25,7 @@ from aggregator.extract.text import (
     any_between,
     brand_from_label,
     domain_label,
-    find_all,
+    find_all_in,
     is_url_like,
     key,
     sentences,
@@ -273,11 +273,12 @@ class DocView:
 def find_mentions(d: DocView) -> list[Mention]:
     """Every sponsor mention in the eligible blocks and the chapters of the document."""
     out: list[Mention] = []
+    all_hits = find_all_in([b.text for b in d.blocks], _KEYWORDS)
     for bi, block in enumerate(d.blocks):
         if not eligible(block):
             continue
         heard = block.kind == "cue"
-        hits = find_all(block.text, _KEYWORDS)
+        hits = all_hits[bi]
         for sent in d.sents(bi) if hits else ():
             if not any_between(hits, sent.start, sent.end):
                 continue

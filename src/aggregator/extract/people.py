@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.extract.names import names_list, person_at, person_before
-from aggregator.extract.text import key, sentences
+from aggregator.extract.text import fold, key, may_match, sentences
 from aggregator.model import Person
 from aggregator.parse.document import Block, Document
 
@@ -50,6 +50,27 @@ _GUEST_PATTERNS = tuple(
         r"\bfeaturing\s+",
     )
 )
+# Per pattern of _GUEST_PATTERNS, groups of words: a match holds one word of every group
+# (see ``may_match``), so a block lacking them skips the pattern.
+_GUEST_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("guest",),),
+    (("guest",),),
+    (("guest",),),
+    (("conversation",),),
+    (("with",),),
+    (("introduc",),),
+    (("joined",),),
+    (("joining",),),
+    (("im", "i'm", "i’m", "am", "we"), ("with", "to")),
+    (("guest",),),
+    (("guest",),),
+    (("talk", "speak", "spoke", "chat", "sit", "sat"), ("with", "to")),
+    (("talks", "speaks", "chats", "sits"),),
+    (("interview",),),
+    (("guest",),),
+    (("welcome",),),
+    (("featuring",),),
+)
 _GUEST_WORDS = (
     "guest",
     "join",
@@ -70,6 +91,7 @@ _JOINS = re.compile(
     r"guest|stops\s+by|drops\s+by)\b",
     _I,
 )
+_JOINS_NEEDS = (("join", "returns", "back", "guest", "stops", "drops"),)
 _HOST_PATTERNS = tuple(
     re.compile(p, _I)
     for p in (
@@ -244,10 +266,19 @@ def _guests_from_text(doc: Document, found: _People) -> None:
             turns += 1
         spoken = block.kind == "cue"
         low = text.lower()
-        for pattern in _GUEST_PATTERNS if any(w in low for w in _GUEST_WORDS) else ():
+        folded = fold(text)
+        if any(w in low for w in _GUEST_WORDS):
+            patterns = [
+                p
+                for p, needs in zip(_GUEST_PATTERNS, _GUEST_NEEDS, strict=True)
+                if may_match(folded, needs)
+            ]
+        else:
+            patterns = []
+        for pattern in patterns:
             for m in pattern.finditer(text):
                 found.guests.extend(names_list(text, m.end(), len(text), allow_newline=spoken))
-        for m in _JOINS.finditer(text):
+        for m in _JOINS.finditer(text) if may_match(folded, _JOINS_NEEDS) else ():
             got = person_before(text, m.start())
             if got:
                 found.guests.append(got)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from aggregator.extract.text import find_all, word_set
@@ -87,6 +88,12 @@ class Code:
 
 def find_codes(text: str) -> list[Code]:
     """Every promo code stated in ``text``, with its place."""
+    return list(_codes(text))
+
+
+@lru_cache(maxsize=4096)
+def _codes(text: str) -> tuple[Code, ...]:
+    """``find_codes``, remembered: the same sentences are read by several stages."""
     out: list[Code] = []
     seen: set[int] = set()
     for at in find_all(text, ("code", "coupon")):
@@ -114,7 +121,7 @@ def find_codes(text: str) -> list[Code]:
         if not _plausible(word, said_as_code):
             continue
         out.append(Code(word, tok.start(), tok.end(), explicit=True))
-    return out
+    return tuple(out)
 
 
 def _plausible(word: str, said_as_code: bool) -> bool:

@@ -11,10 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aggregator.extract.chapters import chapters_of
 from aggregator.extract.promo import find_codes
-from aggregator.extract.text import any_between, clean_url, find_all, host_of, key, sentences
+from aggregator.extract.text import (
+    any_between,
+    clean_url,
+    find_all_in,
+    fold,
+    host_of,
+    key,
+    may_match,
+    sentences,
+)
 from aggregator.model import Sponsor
 from aggregator.parse.document import Document
 
@@ -113,6 +123,44 @@ _RULES = tuple(
         r"\bweekly\s+e-?mails\b",
     )
 )
+# Per rule, groups of words: a match holds one word of every group (see ``may_match``).
+_RULE_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("listener",),),
+    (("support", "back", "fund"),),
+    (("buy",),),
+    (
+        ("my", "our"),
+        (
+            "course",
+            "workshop",
+            "cohort",
+            "bootcamp",
+            "coaching",
+            "membership",
+            "shop",
+            "store",
+            "merch",
+            "newsletter",
+            "mailing",
+            "live",
+            "masterclass",
+            "patreon",
+            "supporter",
+        ),
+    ),
+    (("our", "my"), ("mails",)),
+    (("newsletter",), ("subscribe", "sign", "join")),
+    (("newsletter", "course", "workshop", "coaching", "cohort", "merch", "shop"),),
+    (("ticket",),),
+    (("sticker", "mugs", "shirt", "hoodie", "merch"),),
+    (("join", "become", "ad-free"),),
+    (("donat",),),
+    (("course",),),
+    (("mails",),),
+)
+_PLATFORM_NEEDS = (
+    ("patreon", "ko", "buy", "liberapay", "collective", "sponsors", "supercast", "memberful"),
+)
 _SELF_PATH = re.compile(
     r"/(?:course|courses|newsletter|subscribe|shop|store|merch|crew|members?|membership|"
     r"support|donate|live|tickets|patreon|join|coaching)\b",
@@ -176,11 +224,16 @@ _HOST_LABELS = frozenset({"host", "cohost", "presenter", "interviewer", "moderat
 _AD_CHAPTER = re.compile(r"\b(?:ad|advert|sponsor)\b", _I)
 
 
+@lru_cache(maxsize=4096)
 def is_self_promo_text(text: str) -> bool:
     """Whether a sentence is the show asking for support or selling its own things."""
-    if _PLATFORM_TEXT.search(text):
+    folded = fold(text)
+    if may_match(folded, _PLATFORM_NEEDS) and _PLATFORM_TEXT.search(text):
         return True
-    return any(rule.search(text) for rule in _RULES)
+    return any(
+        may_match(folded, needs) and rule.search(text)
+        for rule, needs in zip(_RULES, _RULE_NEEDS, strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +256,8 @@ def find_self_promo(
     guest_words = {key(w) for g in guests for w in g.split() if len(w) > 2}
     host_words = {key(w) for h in hosts for w in h.split() if len(w) > 2}
     hits: list[_Hit] = []
-    for block in doc.blocks:
+    all_marks = find_all_in([b.text for b in doc.blocks], _KEYWORDS)
+    for block, marks in zip(doc.blocks, all_marks, strict=True):
         if (
             block.kind == "cue"
             and block.speaker
@@ -212,7 +266,6 @@ def find_self_promo(
             and not ({key(w) for w in block.speaker.split()} & host_words)
         ):
             continue  # a guest talking about their own things
-        marks = find_all(block.text, _KEYWORDS)
         if not block.links and not marks:
             continue
         spans = sentences(block.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -101,6 +101,51 @@ def find_all(text: str, needles: Sequence[str]) -> list[int]:
     return found
 
 
+def find_all_in(texts: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
+    """``find_all`` of each text, searching all of them at once: one scan per needle over
+    the joined texts instead of one per needle and text (needles never hold NUL, so no
+    match spans two texts)."""
+    lows = [t.lower() for t in texts]
+    starts: list[int] = []
+    pos = 0
+    for low in lows:
+        starts.append(pos)
+        pos += len(low) + 1
+    joined = "\0".join(lows)
+    out: list[list[int]] = [[] for _ in lows]
+    for needle in needles:
+        at = joined.find(needle)
+        while at >= 0:
+            i = bisect_right(starts, at) - 1
+            out[i].append(at - starts[i])
+            at = joined.find(needle, at + 1)
+    for found in out:
+        found.sort()
+    return out
+
+
+def fold(text: str) -> str:
+    """Lowercased text for cheap substring pre-checks before case-insensitive patterns:
+    also folds the few other letters ``re.I`` matches to ASCII ones (dotless i, long s,
+    dotted capital I), so a missing ASCII word proves such a pattern cannot match."""
+    low = text.lower()
+    if low.isascii():
+        return low
+    return low.replace("ı", "i").replace("ſ", "s").replace("\u0307", "")
+
+
+def may_match(folded: str, needs: Sequence[Sequence[str]]) -> bool:
+    """Whether ``fold``ed text has, for each group of ``needs``, one of its words: the
+    cheap necessary condition written beside a pattern, so most texts skip the pattern."""
+    for group in needs:
+        for word in group:
+            if word in folded:
+                break
+        else:
+            return False
+    return True
+
+
 def any_between(positions: list[int], start: int, end: int) -> bool:
     i = bisect_left(positions, start)
     return i < len(positions) and positions[i] < end
@@ -156,6 +201,7 @@ def registrable(host: str) -> str:
     return _suffixes().privatesuffix(host) or host
 
 
+@lru_cache(maxsize=4096)
 def domain_label(host_or_url: str) -> str:
     """The brand-bearing label of a host: 'https://try.brand.app/x' -> 'brand'."""
     host = host_or_url
@@ -166,6 +212,7 @@ def domain_label(host_or_url: str) -> str:
     return reg.split(".")[0] if reg else ""
 
 
+@lru_cache(maxsize=4096)
 def host_of(url: str) -> str:
     try:
         return (urlsplit(url if "://" in url else f"https://{url}").hostname or "").lower()
