@@ -7,7 +7,7 @@ quietly change what an earlier step produced; use ``dataclasses.replace`` instea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -113,20 +113,7 @@ class Episode:
             "hosts": self.hosts,
             "guests": self.guests,
             "chapters": [{"start": c.start, "title": c.title} for c in self.chapters],
-            "sponsors": [
-                {
-                    "name": s.name,
-                    "url": s.url,
-                    "promo_code": s.promo_code,
-                    "offer": s.offer,
-                    "start": s.start,
-                    "placement": s.placement,
-                    "kind": s.kind,
-                    "evidence": s.evidence,
-                    "confidence": s.confidence,
-                }
-                for s in self.sponsors
-            ],
+            "sponsors": [asdict(s) for s in self.sponsors],
             "links": list(self.links),
             "transcript_url": self.transcript_url,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, update
@@ -95,16 +96,10 @@ def add_chapters(conn: Connection, chapters_by_episode: Mapping[int, Sequence[Ch
 
 
 def _mention_values(s: Sponsor) -> dict[str, Any]:
-    return {
-        "url": s.url,
-        "promo_code": s.promo_code,
-        "offer": s.offer,
-        "start": s.start,
-        "placement": s.placement,
-        "kind": s.kind,
-        "evidence": s.evidence,
-        "confidence": s.confidence,
-    }
+    """A mention's columns: the sponsor's fields but its name (the brand row holds that)."""
+    values = asdict(s)
+    del values["name"]
+    return values
 
 
 def add_mentions(
