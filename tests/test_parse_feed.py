@@ -362,3 +362,16 @@ def test_feedlike_documents_raise_only_parse_error(
 ) -> None:
     doc = _ROOT + "".join(channel) + "".join(items) + "</channel></rss>"
     _only_parse_errors(doc[: len(doc) - cut].encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_byte_order_mark_outranks_a_wrong_server_charset(encoding: str) -> None:
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>'
+        "<item><title>Ünïcode wide</title><guid>g1</guid></item></channel></rss>"
+    )
+    data = doc.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    parsed = parse_feed(data, content_type="application/rss+xml; charset=iso-8859-1")
+    assert [e.title for e in parsed.episodes] == ["Ünïcode wide"]

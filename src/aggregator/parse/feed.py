@@ -7,6 +7,7 @@ sanitiser and relative-URI resolution are off (60 % of its time); ``sanitize`` d
 
 from __future__ import annotations
 
+import codecs
 import html
 import io
 import logging
@@ -36,6 +37,7 @@ __all__ = ["FeedEntries", "parse_chapters_json", "parse_entries", "parse_feed"]
 log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 4000  # the whole description in practice: extraction reads it, renderers shorten
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -96,7 +98,7 @@ def parse_entries(
     if not data or not data.strip():
         raise ParseError("empty document")
     warnings: list[str] = []
-    headers = {"content-type": _xml_content_type(content_type)}
+    headers = {"content-type": _xml_content_type(content_type, data)}
     if declares_entities(data):
         stripped = without_entities(data)
         if stripped is not None:
@@ -160,10 +162,13 @@ class _Feed:
     channel: Extras
 
 
-def _xml_content_type(content_type: str | None) -> str:
+def _xml_content_type(content_type: str | None, data: bytes) -> str:
     """What feedparser should hear: only the charset matters. Without a content type it
     assumes ISO-8859-1, for text/xml without a charset US-ASCII (RFC 3023, which no reader
-    follows), and it flags every feed served as text/html or octet-stream; all noise."""
+    follows), and it flags every feed served as text/html or octet-stream; all noise.
+    A byte-order mark outranks the server's label, as it does in browsers."""
+    if data.startswith(_BOMS):
+        return "application/xml"
     match = _CHARSET.search(content_type or "")
     return f"application/xml; charset={match.group(1)}" if match else "application/xml"
 
