@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -15,6 +14,7 @@ from aggregator.config import Settings
 from aggregator.model import Chapter, Enclosure, Episode, Person, Sponsor
 from aggregator.store import Store
 from aggregator.store import tables as t
+from racing import race
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 FEED = "https://alpha.example/feed.xml"
@@ -468,8 +468,6 @@ def test_threads_adding_the_same_new_people_and_sponsors_at_once(store: Store) -
         (source_id(store, OTHER), "Beta"),
         (source_id(store, PAGES), "Alpha"),
     ]
-    barrier = threading.Barrier(len(targets))
-    errors: list[BaseException] = []
     crowd = tuple(Person(f"Shared Guest {i}", "guest") for i in range(30))
     brands = tuple(Sponsor(f"Shared Brand {i}") for i in range(10))
 
@@ -477,22 +475,11 @@ def test_threads_adding_the_same_new_people_and_sponsors_at_once(store: Store) -
         episodes = [
             ep(n, show=show, guid=f"t{i}-{n}", people=crowd, sponsors=brands) for n in range(1, 6)
         ]
-        barrier.wait(timeout=10)
-        try:
-            store.upsert_episodes(
-                src, episodes, now=NOW, source_kind="page" if src == targets[2][0] else "feed"
-            )
-        except BaseException as exc:
-            errors.append(exc)
+        store.upsert_episodes(
+            src, episodes, now=NOW, source_kind="page" if src == targets[2][0] else "feed"
+        )
 
-    threads = [
-        threading.Thread(target=write, args=(i, src, show)) for i, (src, show) in enumerate(targets)
-    ]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    assert errors == []
+    race(write, [(i, src, show) for i, (src, show) in enumerate(targets)])
     stored = store.latest_episodes(100)
     assert len(stored) == 15
     assert all(s.episode.people == crowd and s.episode.sponsors == brands for s in stored)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy.exc import StatementError
 from aggregator.store import Store
 from aggregator.store import tables as t
 from aggregator.store.engine import make_engine, url_for_logs
+from racing import race
 
 TABLES = {
     "show",
@@ -101,24 +101,11 @@ def test_postgres_tables_land_in_the_search_path_schema(pg_url: str) -> None:
 
 def test_two_processes_upgrading_at_once_both_succeed(db_url: str) -> None:
     stores = [Store(db_url), Store(db_url)]
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run(s: Store) -> None:
-        barrier.wait(timeout=10)
-        try:
-            s.upgrade()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    for s in stores:
-        s.close()
-    assert errors == []
+    try:
+        race(Store.upgrade, [(s,) for s in stores])
+    finally:
+        for s in stores:
+            s.close()
     assert _table_names(db_url) == TABLES
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from aggregator.config import Settings
 from aggregator.model import Episode, FeedInfo
 from aggregator.store import SourceState, Store
 from aggregator.store import tables as t
+from racing import race
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ALPHA = "https://alpha.example/feed.xml"
@@ -155,31 +155,17 @@ def test_concurrent_claimers_never_share_a_source(store: Store) -> None:
     feeds = [(f"Show {i}", f"https://s{i}.example/feed") for i in range(40)]
     store.sync_sources(settings(feeds), NOW)
     owners = [f"worker-{i}" for i in range(4)]
-    barrier = threading.Barrier(len(owners))
-    claims: dict[str, list[int]] = {}
-    errors: list[BaseException] = []
 
-    def claim(owner: str) -> None:
-        barrier.wait(timeout=10)
-        try:
-            got: list[int] = []
-            for _ in range(5):
-                got += [
-                    s.id
-                    for s in store.due_sources(
-                        NOW, limit=3, owner=owner, lease=timedelta(minutes=5)
-                    )
-                ]
-            claims[owner] = got
-        except BaseException as exc:
-            errors.append(exc)
+    def claim(owner: str) -> list[int]:
+        got: list[int] = []
+        for _ in range(5):
+            got += [
+                s.id
+                for s in store.due_sources(NOW, limit=3, owner=owner, lease=timedelta(minutes=5))
+            ]
+        return got
 
-    threads = [threading.Thread(target=claim, args=(o,)) for o in owners]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    assert errors == []
+    claims = dict(zip(owners, race(claim, [(o,) for o in owners]), strict=True))
     every = [i for ids in claims.values() for i in ids]
     assert len(every) == len(set(every))
     # 4 owners x 5 rounds x 3 = 60 slots for 40 sources: all claimed, each once.
