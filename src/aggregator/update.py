@@ -220,11 +220,7 @@ class Updater:
                 next_check_at=self._next(src, result=result),
                 etag=result.etag,
                 last_modified=result.last_modified,
-                content_hash=None,
                 url=result.permanent_redirect,
-                ttl_seconds=None,
-                show_info=None,
-                avg_post_interval_s=None,
             )
             log.info(
                 "source moved permanently source=%s url=%s", src.name, result.permanent_redirect
