@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from aggregator.config import Settings
@@ -53,19 +54,6 @@ class PollOutcome:
     @property
     def changed(self) -> bool:
         return self.added > 0 or self.updated > 0
-
-
-def parse_page_document(
-    data: bytes,
-    show: str,
-    url: str,
-    content_type: str | None,
-    registry: SponsorRegistry,
-    duration: int | None,
-) -> list[Episode]:
-    return extract_document(
-        data, content_type=content_type, show=show, url=url, registry=registry, duration=duration
-    )
 
 
 def _digest(data: bytes) -> str:
@@ -362,13 +350,14 @@ class Updater:
 
     async def _store_page(self, src: SourceState, result: FetchResult) -> PollOutcome:
         episodes = await self._run_cpu(
-            parse_page_document,
-            result.content or b"",
-            src.show,
-            result.url,
-            result.content_type,
-            self.registry,
-            None,
+            partial(
+                extract_document,
+                result.content or b"",
+                show=src.show,
+                url=result.url,
+                content_type=result.content_type,
+                registry=self.registry,
+            )
         )
         assert isinstance(episodes, list)
         added = updated = 0
@@ -432,13 +421,15 @@ class Updater:
                         page = Episode(show=src.show, title="", chapters=chapters)  # type: ignore[arg-type]
                     else:
                         pages = await self._run_cpu(
-                            parse_page_document,
-                            body,
-                            src.show,
-                            result.url,
-                            result.content_type,
-                            self.registry,
-                            item.duration,  # type: ignore[attr-defined]
+                            partial(
+                                extract_document,
+                                body,
+                                show=src.show,
+                                url=result.url,
+                                content_type=result.content_type,
+                                registry=self.registry,
+                                duration=item.duration,  # type: ignore[attr-defined]
+                            )
                         )
                         if not pages:
                             continue

@@ -24,8 +24,9 @@ from aggregator.model import ParseError
 
 log = logging.getLogger(__name__)
 
-# Imported once by the fork server, so a replacement worker starts in milliseconds.
-PRELOAD = ["aggregator.update"]
+# Imported once by the fork server, so a replacement worker starts in milliseconds. Only
+# what the tasks need (feed and page reading): not the daemon's database, HTTP and config.
+PRELOAD = ["aggregator.incremental"]
 
 
 class ParseTimeout(ParseError):

@@ -13,11 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from ruamel.yaml import YAML
 
-from aggregator.config import SponsorSettings
 from aggregator.extract.text import key, registrable
+
+if TYPE_CHECKING:  # config pulls in pydantic and APScheduler, which parser workers never use
+    from aggregator.config import SponsorSettings
 
 _REPAIR_CUTOFF = 0.85
 _REPAIR_CACHE = 4096
