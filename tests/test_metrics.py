@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aggregator.metrics import Metrics, peer_may_scrape
-from aggregator.store import SourceState
+from aggregator.store import SourceHealth
 from aggregator.update import PollOutcome
 from aggregator.web import build_app, start_server
 from daemonproc import Daemon, daemon_config
@@ -32,37 +32,6 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def value(text: str, name: str, **labels: str) -> float | None:
     return samples(text).get((name, tuple(sorted(labels.items()))))
-
-
-def source(name: str, **kw: object) -> SourceState:
-    base: dict[str, object] = dict(
-        id=1,
-        show=name,
-        kind="feed",
-        name=name,
-        url=f"http://127.0.0.1/{name}.xml",
-        original_url=f"http://127.0.0.1/{name}.xml",
-        follow_pages=False,
-        active=True,
-        etag=None,
-        last_modified=None,
-        content_hash=None,
-        next_check_at=None,
-        last_checked_at=None,
-        last_success_at=None,
-        last_status=None,
-        last_error=None,
-        consecutive_failures=0,
-        muted=False,
-        muted_reason=None,
-        ttl_seconds=None,
-        lease_owner=None,
-        lease_until=None,
-        avg_post_interval_s=None,
-        created_at=T0,
-    )
-    base.update(kw)
-    return SourceState(**base)  # type: ignore[arg-type]
 
 
 def test_poll_outcomes_feed_counters_and_the_histogram() -> None:
@@ -91,25 +60,29 @@ def test_poll_outcomes_feed_counters_and_the_histogram() -> None:
 
 def test_source_gauges_follow_the_database_and_forget_removed_sources() -> None:
     m = Metrics()
-    ok = source("ok", last_success_at=T0)
-    failing = source("failing", last_error="HTTP 500", consecutive_failures=2)
-    muted = source("muted", muted=True, last_error="HTTP 410 Gone")
-    removed = source("removed", active=False, last_success_at=T0)
-    m.observe_sources([ok, failing, muted, removed])
+    later = T0 + timedelta(hours=1)
+    m.observe_sources(SourceHealth(3, 1, 1, (("ok", T0), ("also ok", T0))), complete=True)
     m.observe_digests(2)
     text = m.render()[0].decode()
     assert value(text, "aggregator_sources") == 3
     assert value(text, "aggregator_failing_sources") == 1
     assert value(text, "aggregator_muted_sources") == 1
     assert value(text, "aggregator_digests_sent_total") == 2
-    assert value(text, "aggregator_source_last_success_timestamp_seconds", source="ok") == (
-        T0.timestamp()
-    )
-    assert value(text, "aggregator_source_last_success_timestamp_seconds", source="removed") is None
+    last = "aggregator_source_last_success_timestamp_seconds"
+    assert value(text, last, source="ok") == T0.timestamp()
 
-    m.observe_sources([failing])
+    # A partial read updates the sources it lists and keeps the others.
+    m.observe_sources(SourceHealth(3, 1, 0, (("ok", later),)), complete=False)
     text = m.render()[0].decode()
-    assert value(text, "aggregator_source_last_success_timestamp_seconds", source="ok") is None
+    assert value(text, last, source="ok") == later.timestamp()
+    assert value(text, last, source="also ok") == T0.timestamp()
+    assert value(text, "aggregator_failing_sources") == 0
+
+    # A complete read forgets the sources it no longer lists.
+    m.observe_sources(SourceHealth(1, 0, 0, (("ok", later),)), complete=True)
+    text = m.render()[0].decode()
+    assert value(text, last, source="also ok") is None
+    assert value(text, last, source="ok") == later.timestamp()
     assert value(text, "aggregator_sources") == 1
 
 

@@ -299,3 +299,27 @@ def test_show_info_updates_the_show(store: Store) -> None:
         "Talk about letters.",
         "A. Host",
     )
+
+
+def test_source_health_counts_active_sources_and_lists_recent_successes(store: Store) -> None:
+    gamma = "https://gamma.example/feed"
+    store.sync_sources(settings([("Alpha", ALPHA), ("Beta", BETA), ("Gamma", gamma)]), NOW)
+    s = by_name(store)
+    later = NOW + timedelta(hours=2)
+    store.record_success(s[ALPHA].id, now=NOW, next_check_at=later)
+    store.record_success(s[BETA].id, now=later, next_check_at=later)
+    store.record_failure(s[gamma].id, now=NOW, next_check_at=later, error="HTTP 500", status=500)
+
+    health = store.source_health()
+    assert (health.active, health.muted, health.failing) == (3, 0, 1)
+    assert sorted(health.successes) == [("Alpha", NOW), ("Beta", later)]
+    assert store.source_health(NOW + timedelta(hours=1)).successes == (("Beta", later),)
+
+    store.record_failure(
+        s[gamma].id, now=later, next_check_at=later, error="410 Gone", status=410, gone=True
+    )
+    store.sync_sources(settings([("Alpha", ALPHA), ("Gamma", gamma)]), later)
+    health = store.source_health()
+    assert (health.active, health.muted, health.failing) == (2, 1, 0)
+    assert health.successes == (("Alpha", NOW),)
+    assert store.feed_urls() == [("Alpha", ALPHA), ("Gamma", gamma)]

@@ -30,7 +30,7 @@ from aggregator.leasing import alone, renewing, source_lease
 from aggregator.metrics import Metrics
 from aggregator.notify import Notifier, watchdog_interval
 from aggregator.publish import publish_all, template_env
-from aggregator.store import SourceState, Store
+from aggregator.store import Store
 from aggregator.update import PollOutcome, Updater, bounds_of
 from aggregator.workers import ParsePool
 
@@ -46,6 +46,8 @@ SOURCE_LEASE = timedelta(minutes=10)
 # How long SIGTERM waits for in-flight polls: inside the unit's TimeoutStopSec=60s with
 # room to close the database and the HTTP server.
 STOP_GRACE = 45.0
+# Source gauges re-read successes this far back: polls under way, other instances' clocks.
+OBSERVE_OVERLAP = timedelta(minutes=15)
 # A parser worker may use this much memory (or 40 times the body cap) before it fails.
 PARSER_MEMORY = 1024**3
 
@@ -164,12 +166,12 @@ class Services:
             items = await asyncio.to_thread(
                 self.store.latest_episodes, self.settings.merged_feed.max_items
             )
-            sources = await asyncio.to_thread(self.store.all_sources)
+            feeds = await asyncio.to_thread(self.store.feed_urls)
             env = template_env(self.settings.templates)
             written = await asyncio.to_thread(
                 publish_all,
                 items,
-                [(s.show, s.url, None) for s in sources if s.active and s.kind == "feed"],
+                [(show, url, None) for show, url in feeds],
                 self.settings,
                 now=now,
                 env=env,
@@ -197,6 +199,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.last_poll: datetime | None = None
         self.failing = 0
+        self._observed_at: datetime | None = None
         self._inflight: set[asyncio.Task[object]] = set()
         self._server: object | None = None
 
@@ -302,11 +305,19 @@ class Daemon:
             if task is not None:
                 self._inflight.discard(task)
 
-    async def _observe_sources(self) -> None:
+    async def _observe_sources(self, *, complete: bool = False) -> None:
+        """Refresh the source gauges. Between complete reads (at start and on reload, when
+        sources come and go) only sources that succeeded since the last read are fetched;
+        the overlap covers polls that were under way and other instances' clocks."""
         assert self.services is not None
-        sources: list[SourceState] = await asyncio.to_thread(self.services.store.all_sources)
-        self.metrics.observe_sources(sources)
-        self.failing = sum(1 for s in sources if s.active and s.last_error and not s.muted)
+        now = self.clock()
+        since = (
+            None if complete or self._observed_at is None else self._observed_at - OBSERVE_OVERLAP
+        )
+        health = await asyncio.to_thread(self.services.store.source_health, since)
+        self.metrics.observe_sources(health, complete=since is None)
+        self._observed_at = now
+        self.failing = health.failing
 
     def status_line(self) -> str:
         last = self.last_poll.strftime("%Y-%m-%d %H:%M:%SZ") if self.last_poll else "never"
@@ -391,7 +402,7 @@ class Daemon:
         await asyncio.to_thread(self.services.apply_settings, settings)
         self.settings = settings
         self._schedule_digests()
-        await self._observe_sources()
+        await self._observe_sources(complete=True)
         log.info("reloaded sources=%d", self.source_count)
         self.notifier.ready(self.status_line())
 

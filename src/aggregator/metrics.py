@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
 
-from aggregator.store import SourceState
+from aggregator.store import SourceHealth
 from aggregator.update import PollOutcome
 
 OUTCOMES = ("added", "updated", "unchanged", "not_modified", "failed")
@@ -72,20 +72,22 @@ class Metrics:
             if o.fetch_seconds is not None:
                 self.fetch_seconds.observe(o.fetch_seconds)
 
-    def observe_sources(self, sources: Iterable[SourceState]) -> None:
-        """Gauges from the database's view, so they agree across instances and restarts."""
-        active = [s for s in sources if s.active]
-        self.sources.set(len(active))
-        self.muted.set(sum(1 for s in active if s.muted))
-        self.failing.set(sum(1 for s in active if s.last_error and not s.muted))
-        seen = set()
-        for s in active:
-            seen.add(s.name)
-            if s.last_success_at is not None:
-                self.last_success.labels(s.name).set(s.last_success_at.timestamp())
-        for gone in self._known - seen:
-            self.last_success.remove(gone)
-        self._known = {s.name for s in active if s.last_success_at is not None}
+    def observe_sources(self, health: SourceHealth, *, complete: bool) -> None:
+        """Gauges from the database's view, so they agree across instances and restarts.
+        ``complete``: ``health`` lists every source's last success, so sources it leaves
+        out are gone; otherwise only those that succeeded lately, the rest keep their value."""
+        self.sources.set(health.active)
+        self.muted.set(health.muted)
+        self.failing.set(health.failing)
+        for name, at in health.successes:
+            self.last_success.labels(name).set(at.timestamp())
+        seen = {name for name, _ in health.successes}
+        if complete:
+            for gone in self._known - seen:
+                self.last_success.remove(gone)
+            self._known = seen
+        else:
+            self._known |= seen
 
     def observe_digests(self, sent: int) -> None:
         self.digests_sent.inc(sent)

@@ -131,3 +131,14 @@ class OutboxRow:
     sent_at: datetime | None
     last_error: str | None
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """Counts over the active sources, and when some of them last succeeded: what the
+    metrics need, without reading every source row on every tick."""
+
+    active: int
+    muted: int
+    failing: int
+    successes: tuple[tuple[str, datetime], ...]  # (source name, last success)

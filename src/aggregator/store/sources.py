@@ -8,12 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from aggregator.config import Settings
 from aggregator.model import FeedInfo
 from aggregator.store import tables as t
-from aggregator.store.records import NotModified, SourceState
+from aggregator.store.records import NotModified, SourceHealth, SourceState
 from aggregator.store.sql import chunks, ensure_names
 
 log = logging.getLogger(__name__)
@@ -140,6 +151,39 @@ def item_index(conn: Connection, source_id: int) -> bytes | None:
 
 def all_sources(conn: Connection) -> list[SourceState]:
     return [_state(r) for r in conn.execute(_state_query().order_by(t.source.c.id))]
+
+
+def feed_urls(conn: Connection) -> list[tuple[str, str]]:
+    """(show name, URL) of every active feed, for the OPML list."""
+    s, show = t.source, t.show
+    query = (
+        select(show.c.name, s.c.url)
+        .join(show, show.c.id == s.c.show_id)
+        .where(s.c.active.is_(True), s.c.kind == "feed")
+        .order_by(s.c.id)
+    )
+    return [(r.name, r.url) for r in conn.execute(query)]
+
+
+def source_health(conn: Connection, since: datetime | None) -> SourceHealth:
+    """Counts over the active sources, and the last successes at or after ``since`` (all of
+    them without it)."""
+    s = t.source
+    failing = and_(s.c.last_error.is_not(None), s.c.muted.is_(False))
+    active, muted, failed = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((s.c.muted.is_(True), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((failing, 1), else_=0)), 0),
+        ).where(s.c.active.is_(True))
+    ).one()
+    recent = select(s.c.name, s.c.last_success_at).where(
+        s.c.active.is_(True), s.c.last_success_at.is_not(None)
+    )
+    if since is not None:
+        recent = recent.where(s.c.last_success_at >= since)
+    successes = tuple((r.name, r.last_success_at) for r in conn.execute(recent))
+    return SourceHealth(int(active), int(muted), int(failed), successes)
 
 
 def due_sources(

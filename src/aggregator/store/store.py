@@ -24,6 +24,7 @@ from aggregator.store.records import (
     NotModified,
     OutboxRow,
     PageWork,
+    SourceHealth,
     SourceState,
     SponsorRow,
     StoredEpisode,
@@ -95,6 +96,12 @@ class Store:
 
     def all_sources(self) -> list[SourceState]:
         return self._read(sources.all_sources)
+
+    def feed_urls(self) -> list[tuple[str, str]]:
+        return self._read(sources.feed_urls)
+
+    def source_health(self, since: datetime | None = None) -> SourceHealth:
+        return self._read(sources.source_health, since)
 
     def record_not_modified(
         self,
