@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -305,6 +307,19 @@ def test_normalising_twice_changes_nothing(ep: Episode) -> None:
     once = normalise(ep)
     assert normalise(once) == once
     assert content_hash(normalise(once)) == content_hash(once)
+
+
+@given(_EPISODES)
+def test_content_hash_is_the_hash_of_the_episode_as_a_dict(ep: Episode) -> None:
+    """Hashes already stored stay comparable: the same canonical JSON as dataclasses.asdict."""
+    payload = json.dumps(
+        dataclasses.asdict(ep),
+        sort_keys=True,
+        ensure_ascii=True,
+        separators=(",", ":"),
+        default=lambda d: d.isoformat(),
+    )
+    assert content_hash(ep) == hashlib.sha256(payload.encode("ascii")).hexdigest()
 
 
 @given(_EPISODES)

@@ -76,13 +76,37 @@ def _fold(text: str) -> str:
 def content_hash(ep: Episode) -> str:
     """sha256 of every field in canonical JSON: equal hashes mean "unchanged"."""
     payload = json.dumps(
-        dataclasses.asdict(ep),
+        _plain(ep),
         sort_keys=True,
         ensure_ascii=True,
         separators=(",", ":"),
         default=_json_default,
     )
     return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copies (most of a feed's store time): the
+    same JSON, so hashes stay comparable with those already stored."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is tuple or kind is list:
+        return [_plain(v) for v in value]
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None), datetime})
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _json_default(value: object) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, update
@@ -97,9 +97,7 @@ def add_chapters(conn: Connection, chapters_by_episode: Mapping[int, Sequence[Ch
 
 def _mention_values(s: Sponsor) -> dict[str, Any]:
     """A mention's columns: the sponsor's fields but its name (the brand row holds that)."""
-    values = asdict(s)
-    del values["name"]
-    return values
+    return {f.name: getattr(s, f.name) for f in fields(s) if f.name != "name"}
 
 
 def add_mentions(
