@@ -12,7 +12,13 @@ from aggregator.config import SponsorSettings
 from aggregator.extract import enrich_episode, episode_from_document
 from aggregator.extract.registry import SponsorRegistry
 from aggregator.extract.sponsors import placement
-from aggregator.extract.text import clean_url
+from aggregator.extract.text import (
+    Keywords,
+    clean_url,
+    find_all_in,
+    text_domains,
+    texts_with_domains,
+)
 from aggregator.model import Episode, Sponsor
 from aggregator.parse.transcript import read_transcript
 
@@ -264,3 +270,32 @@ def test_placement(start: int | None, duration: int | None, expected: str | None
 def test_tracking_parameters_are_stripped_from_urls() -> None:
     url = "https://Brand.example/x?utm_source=a&ref=b&fbclid=c&code=KEEP&via=d"
     assert clean_url(url) == "https://brand.example/x?code=KEEP"
+
+
+_NEEDLES = ("sponsor", "support us", "ad -", "shop", "workshop", "ko-fi", "code")
+_TEXTS = [
+    "Thanks to our SPONSOR.",
+    "Plain prose about a database.",
+    "Ad - a workshop today; support us on Ko-fi",
+    "İstanbul sponsor, use code X",
+    "support  us (two spaces) is not the needle",
+]
+
+
+def test_keywords_mark_the_texts_a_plain_search_finds_needles_in():
+    got = Keywords(_NEEDLES).find_all_in(_TEXTS)
+    want = find_all_in(_TEXTS, _NEEDLES)
+    assert got[0] == [14]
+    assert got[1] == [] and got[4] == []
+    assert [bool(g) for g in got] == [bool(w) for w in want]
+    assert all(set(g) <= set(w) for g, w in zip(got, want, strict=True))
+    # 'workshop' holds 'shop': one of the two overlapping starts is enough
+    assert {0, 23, 37} <= set(got[2]) and set(got[2]) & {7, 11}
+
+
+def test_texts_with_domains_are_those_text_domains_reads():
+    texts = ["see acme.io/show", "Prose. More prose.", "go to acme dot com", "e.g. nothing", "A.B"]
+    want = {i for i, t in enumerate(texts) if list(text_domains(t))}
+    assert want == {0, 2}
+    assert want <= texts_with_domains(texts)
+    assert 1 not in texts_with_domains(texts)

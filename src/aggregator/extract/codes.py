@@ -9,9 +9,11 @@ brand we did not recognise stay unattached.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aggregator.extract.brands import VANITY, BrandGroup, labels_for, urls_of
 from aggregator.extract.mentions import DocView, eligible
-from aggregator.extract.promo import code_in_url, find_codes
+from aggregator.extract.promo import CODE_WORDS, code_in_url, find_codes
 from aggregator.extract.selfpromo import is_self_promo_text
 from aggregator.extract.text import Span, domain_label, key, text_domains, words
 from aggregator.parse.document import Block
@@ -31,17 +33,29 @@ def _mention_keys(g: BrandGroup) -> set[str]:
 
 def _mentioned(block: Block, span: Span, keys: set[str]) -> int | None:
     """Offset of the first mention of the brand (by name or domain) inside ``span``."""
-    text = block.text
-    prev = ""
-    for w in words(text, span.start, span.end):
-        k = key(w.text)
-        if k in keys or (prev and key(prev + w.text) in keys) or domain_label(w.text) in keys:
-            return w.start
-        prev = w.text
+    firsts = _first_said(block.text, span.start, span.end)
+    said = [firsts[k] for k in keys & firsts.keys()]
+    if said:
+        return min(said)
     for link in block.links:
         if span.start <= max(link.start, 0) < span.end and domain_label(link.href) in keys:
             return max(link.start, 0)
     return None
+
+
+@lru_cache(maxsize=256)
+def _first_said(text: str, start: int, end: int) -> dict[str, int]:
+    """Where each brand key is first said in ``text[start:end]``: a word, two words
+    joined, or a word's domain label; read once for all the sponsors asked about."""
+    firsts: dict[str, int] = {}
+    prev = ""
+    for w in words(text, start, end):
+        firsts.setdefault(key(w.text), w.start)
+        if prev:
+            firsts.setdefault(key(prev + w.text), w.start)
+        firsts.setdefault(domain_label(w.text), w.start)
+        prev = w.text
+    return firsts
 
 
 def attach_codes(d: DocView, groups: list[BrandGroup]) -> None:
@@ -50,8 +64,9 @@ def attach_codes(d: DocView, groups: list[BrandGroup]) -> None:
     if not sponsors:
         return
     keys = {id(g): _mention_keys(g) for g in sponsors}
+    code_words = CODE_WORDS.find_all_in([b.text for b in d.blocks])
     for bi, block in enumerate(d.blocks):
-        if not eligible(block):
+        if not code_words[bi] or not eligible(block):
             continue
         for code in find_codes(block.text):
             sent = d.sentence_at(bi, code.start)

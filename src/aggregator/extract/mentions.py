@@ -15,21 +15,24 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
-from aggregator.extract.chapters import chapters_of
 from aggregator.extract.names import brand_at, brand_before
-from aggregator.extract.selfpromo import is_self_promo_text
+from aggregator.extract.selfpromo import doc_chapters, is_self_promo_text
 from aggregator.extract.text import (
     STOPWORDS,
+    Keywords,
     Span,
     any_between,
     brand_from_label,
     domain_label,
-    find_all_in,
+    fold,
     is_url_like,
     key,
+    may_match,
     sentences,
     text_domains,
+    texts_with_domains,
     words,
 )
 from aggregator.parse.document import Block, Document, Link
@@ -37,35 +40,53 @@ from aggregator.parse.document import Block, Document, Link
 _I = re.I
 _END = r"(?:\s+|\s*$)"
 _THIS = r"(?:our|this\s+week['’]s|today['’]s|this\s+episode['’]s|tonight['’]s)"
-_FORWARD: tuple[tuple[re.Pattern[str], float, bool], ...] = tuple(
-    (re.compile(p, _I), strength, needs_context)
-    for p, strength, needs_context in (
-        (rf"\b(?:sponsored|underwritten)\s+(?:in\s+part\s+)?by{_END}", 0.95, False),
-        (rf"\bbrought\s+(?:to\s+)?you\s+(?:in\s+part\s+)?by{_END}", 0.95, False),
+_SPONSOR = ("sponsor",)
+_SPONSOR_OR_PARTNER = ("sponsor", "partner")
+# Per phrase: the pattern, its strength, whether it needs the show or episode named before
+# it, and groups of words a match holds one of each (see ``may_match``).
+_FORWARD: tuple[tuple[re.Pattern[str], float, bool, tuple[tuple[str, ...], ...]], ...] = tuple(
+    (re.compile(p, _I), strength, needs_context, needs)
+    for p, strength, needs_context, needs in (
+        (
+            rf"\b(?:sponsored|underwritten)\s+(?:in\s+part\s+)?by{_END}",
+            0.95,
+            False,
+            (("sponsored", "underwritten"),),
+        ),
+        (rf"\bbrought\s+(?:to\s+)?you\s+(?:in\s+part\s+)?by{_END}", 0.95, False, (("brought",),)),
         (
             r"\bsupport\s+for\s+(?:this|the|today['’]s|our)\s+(?:show|episode|podcast|program|"
             rf"programme)\s+(?:\w+\s+){{0,3}}?comes?\s+from{_END}",
             0.95,
             False,
+            (("support",), ("from",)),
         ),
         (
             r"\b(?:supported|made\s+possible|powered|presented|funded)\s+(?:in\s+part\s+)?"
             rf"by{_END}",
             0.85,
             True,
+            (("supported", "possible", "powered", "presented", "funded"),),
         ),
-        (rf"\bin\s+partnership\s+with{_END}", 0.8, True),
-        (r"\b(?:sponsored|supported|brought\s+to\s+you)\b[^.!?]{0,60}?\band\s+by\s+", 0.85, True),
+        (rf"\bin\s+partnership\s+with{_END}", 0.8, True, (("partnership",),)),
+        (
+            r"\b(?:sponsored|supported|brought\s+to\s+you)\b[^.!?]{0,60}?\band\s+by\s+",
+            0.85,
+            True,
+            (("sponsored", "supported", "brought"), ("and",)),
+        ),
         (
             r"\bthanks?\s+(?:also\s+|again\s+|once\s+(?:more|again)\s+)?to\s+our\s+"
             r"(?:sponsors?|partners?)(?:\s+(?:this\s+week|today))?(?:\s+at)?[\s,:.—–-]*",
             0.9,
             False,
+            (("thank",), _SPONSOR_OR_PARTNER),
         ),
         (
             rf"\b(?:word|message|break)s?\s+from\s+{_THIS}\s+(?:sponsors?|partners?)[\s,:.—–-]*",
             0.9,
             False,
+            (_SPONSOR_OR_PARTNER, ("from",)),
         ),
         (
             rf"\b{_THIS}\s+(?:(?:other|second|final|last|first|main|presenting)\s+)?"
@@ -74,13 +95,15 @@ _FORWARD: tuple[tuple[re.Pattern[str], float, bool], ...] = tuple(
             rf"(?:is|are|:){_END}",
             0.9,
             False,
+            (_SPONSOR_OR_PARTNER,),
         ),
-        (r"\bwith\s+our\s+sponsors?[\s,:.—–-]*", 0.85, False),
-        (rf"\b{_THIS}\s+sponsors?(?:\s+(?:today|this\s+week))?[,:]?\s+", 0.85, False),
+        (r"\bwith\s+our\s+sponsors?[\s,:.—–-]*", 0.85, False, (_SPONSOR,)),
+        (rf"\b{_THIS}\s+sponsors?(?:\s+(?:today|this\s+week))?[,:]?\s+", 0.85, False, (_SPONSOR,)),
         (
             r"\b(?:a\s+|our\s+)?new\s+sponsors?(?:\s+this\s+week)?(?:[.:!]\s*$|[,:—–-]\s*)",
             0.85,
             False,
+            (_SPONSOR,),
         ),
     )
 )
@@ -110,20 +133,35 @@ _OUR_OBJECT = re.compile(
     _I,
 )
 _SHOW = r"(?:episode|show|podcast|week)"
-_BACKWARD = tuple(
-    re.compile(p, _I)
-    for p in (
-        r"\s+(?:is|are)\s+(?:proudly\s+)?(?:sponsoring|supporting|underwriting)\s+(?:us|this|"
-        r"today['’]s|the\s+(?:show|podcast|episode))\b",
-        r"\s+(?:is|are)\s+(?:the|our|this\s+episode['’]s|today['’]s|this\s+week['’]s)\s+"
-        r"(?:(?:presenting|main|title|exclusive)\s+)?sponsors?\b(?!\s+(?:of|for|at)\s+(?!this\b|"
-        r"today['’]s|the\s+(?:show|podcast|episode)|our\s+(?:show|podcast)))",
-        rf"\s+(?:sponsors|supports|sponsored|supported|underwrote|underwrites)\s+(?:this|"
-        rf"today['’]s)\s+{_SHOW}\b",
-        rf",?\s+(?:who|which|that)\s+(?:sponsored|sponsors?|is\s+sponsoring|are\s+sponsoring|"
-        rf"supported|supports?|made|makes?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\b",
-        rf"\s+(?:makes?|made|keeps?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\s+(?:possible|free)",
-        rf",\s+{_THIS}\s+(?:(?:main|presenting|first|second|other)\s+)?sponsor\b",
+_BACKWARD: tuple[tuple[re.Pattern[str], tuple[tuple[str, ...], ...]], ...] = tuple(
+    (re.compile(p, _I), needs)
+    for p, needs in (
+        (
+            r"\s+(?:is|are)\s+(?:proudly\s+)?(?:sponsoring|supporting|underwriting)\s+(?:us|this|"
+            r"today['’]s|the\s+(?:show|podcast|episode))\b",
+            (("sponsoring", "supporting", "underwriting"),),
+        ),
+        (
+            r"\s+(?:is|are)\s+(?:the|our|this\s+episode['’]s|today['’]s|this\s+week['’]s)\s+"
+            r"(?:(?:presenting|main|title|exclusive)\s+)?sponsors?\b(?!\s+(?:of|for|at)\s+(?!this\b|"
+            r"today['’]s|the\s+(?:show|podcast|episode)|our\s+(?:show|podcast)))",
+            (_SPONSOR,),
+        ),
+        (
+            rf"\s+(?:sponsors|supports|sponsored|supported|underwrote|underwrites)\s+(?:this|"
+            rf"today['’]s)\s+{_SHOW}\b",
+            (("sponsor", "support", "underwr"),),
+        ),
+        (
+            rf",?\s+(?:who|which|that)\s+(?:sponsored|sponsors?|is\s+sponsoring|are\s+sponsoring|"
+            rf"supported|supports?|made|makes?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\b",
+            (("who", "which", "that"), ("sponsor", "support", "made", "make")),
+        ),
+        (
+            rf"\s+(?:makes?|made|keeps?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\s+(?:possible|free)",
+            (("possible", "free"),),
+        ),
+        (rf",\s+{_THIS}\s+(?:(?:main|presenting|first|second|other)\s+)?sponsor\b", (_SPONSOR,)),
     )
 )
 _LABEL = re.compile(
@@ -139,6 +177,7 @@ _SPONSOR_HEADING = re.compile(
     r"sponsors?)\s*:?$",
     _I,
 )
+_LABEL_NEEDS = (("sponsor", "ad", "partner", "presented", "brought"), (":", "–", "—", "-"))
 _CONTEXT = re.compile(r"\b(?:episode|show|podcast|program|programme|week|today)\b", _I)
 _NEGATIVE = re.compile(
     r"github\s+sponsors?|fiscal(?:ly)?\s+sponsor|sponsor(?:ed|s|ing)?\s+(?:my|his|her|their|"
@@ -153,6 +192,7 @@ _NEGATIVE = re.compile(
     r"sponsor\s+(?:him|her|them|you|me)\b",
     _I,
 )
+_NEGATIVE_NEEDS = (("sponsor", "paid", "covered"),)
 _RELATED = re.compile(
     r"^(?:related|more\s+(?:episodes|from|like)|other\s+episodes|recent|previous|next|latest|"
     r"popular|similar|you\s+(?:might|may)|also\s+on|from\s+the\s+archive|archive|elsewhere|"
@@ -160,23 +200,25 @@ _RELATED = re.compile(
     r"past\s+sponsors?|previous\s+sponsors?)\b",
     _I,
 )
-_KEYWORDS = (
-    "sponsor",
-    "brought",
-    "support",
-    "thank",
-    "possible",
-    "powered",
-    "presented",
-    "funded",
-    "partner",
-    "underwrit",
-    "advert",
-    "ad:",
-    "ad -",
-    "ad –",
-    "ad —",
-    "keeps this",
+_KEYWORDS = Keywords(
+    (
+        "sponsor",
+        "brought",
+        "support",
+        "thank",
+        "possible",
+        "powered",
+        "presented",
+        "funded",
+        "partner",
+        "underwrit",
+        "advert",
+        "ad:",
+        "ad -",
+        "ad –",
+        "ad —",
+        "keeps this",
+    )
 )
 _SHOUTOUT = re.compile(r"patreon|patrons?\b|supporters\b|backers\b|members\b|donat", _I)
 _CHAPTER_AD = (
@@ -237,13 +279,14 @@ class DocView:
         self._starts: dict[int, list[int]] = {}
         self._word_stats: tuple[Counter[str], set[str]] | None = None
         self.domains: dict[str, str] = {}
-        for block in doc.blocks:
+        with_domains = texts_with_domains([block.text for block in doc.blocks])
+        for bi, block in enumerate(doc.blocks):
             if block.region != "main":
                 continue
             for link in block.links:
                 if link.href.startswith(("http://", "https://")):
                     self.domains.setdefault(domain_label(link.href), link.href)
-            for _s, _e, url in text_domains(block.text):
+            for _s, _e, url in text_domains(block.text) if bi in with_domains else ():
                 self.domains.setdefault(domain_label(url), url)
 
     def word_stats(self) -> tuple[Counter[str], set[str]]:
@@ -273,7 +316,7 @@ class DocView:
 def find_mentions(d: DocView) -> list[Mention]:
     """Every sponsor mention in the eligible blocks and the chapters of the document."""
     out: list[Mention] = []
-    all_hits = find_all_in([b.text for b in d.blocks], _KEYWORDS)
+    all_hits = _KEYWORDS.find_all_in([b.text for b in d.blocks])
     for bi, block in enumerate(d.blocks):
         if not eligible(block):
             continue
@@ -283,10 +326,11 @@ def find_mentions(d: DocView) -> list[Mention]:
             if not any_between(hits, sent.start, sent.end):
                 continue
             text = block.text[sent.start : sent.end]
-            if _NEGATIVE.search(text):
+            folded = fold(text)
+            if may_match(folded, _NEGATIVE_NEEDS) and _NEGATIVE.search(text):
                 continue
-            out.extend(_triggered(d, bi, block, sent, heard))
-            label = _LABEL.match(text)
+            out.extend(_triggered(d, bi, block, sent, heard, folded))
+            label = _LABEL.match(text) if may_match(folded, _LABEL_NEEDS) else None
             if label:
                 out.extend(_entry(d, bi, block, sent.start + label.end(), sent, "label", 0.9))
         if (
@@ -304,7 +348,13 @@ def find_mentions(d: DocView) -> list[Mention]:
 
 def eligible(block: Block) -> bool:
     """Main content outside related-posts, comments and past-sponsor lists."""
-    return block.region == "main" and not (block.section and _RELATED.match(block.section))
+    return block.region == "main" and not (block.section and _related(block.section))
+
+
+@lru_cache(maxsize=1024)
+def _related(section: str) -> bool:
+    """Whether a section heading opens related posts (every block of it asks again)."""
+    return bool(_RELATED.match(section))
 
 
 def _our_subject(before: str, show_key: str) -> bool:
@@ -329,11 +379,16 @@ def _our_object(text: str, pos: int, end: int, show_key: str) -> bool:
     return bool(show_key) and key(text[pos : min(end, pos + 60)]).startswith(show_key)
 
 
-def _triggered(d: DocView, bi: int, block: Block, sent: Span, heard: bool) -> list[Mention]:
+def _triggered(
+    d: DocView, bi: int, block: Block, sent: Span, heard: bool, folded: str
+) -> list[Mention]:
+    """Mentions named by a sponsorship phrase in the sentence (``folded``: its ``fold``)."""
     text = block.text
     out: list[Mention] = []
     s_text = text[sent.start : sent.end]
-    for pattern, strength, needs_context in _FORWARD:
+    for pattern, strength, needs_context, needs in _FORWARD:
+        if not may_match(folded, needs):
+            continue
         for m in pattern.finditer(text, sent.start, sent.end):
             if needs_context and not _CONTEXT.search(text, sent.start, m.start()):
                 continue
@@ -348,13 +403,16 @@ def _triggered(d: DocView, bi: int, block: Block, sent: Span, heard: bool) -> li
                 if nxt:
                     pos = max(pos, nxt.start)
             out.extend(_names_after(d, bi, block, pos, stop, sent, "trigger", strength, heard))
-    for m in _THANKS_FOR.finditer(text, sent.start, sent.end):
+    thanks = _THANKS_FOR.finditer(text, sent.start, sent.end) if "thank" in folded else ()
+    for m in thanks:
         if _SHOUTOUT.search(s_text):
             continue
         if not m.group("sponsoring") and not _our_object(text, m.end(), sent.end, d.show_key):
             continue  # "thanks X for supporting his work"
         out.extend(_names_after(d, bi, block, m.start(1), m.end(1), sent, "trigger", 0.9, heard))
-    for pattern in _BACKWARD:
+    for pattern, needs in _BACKWARD:
+        if not may_match(folded, needs):
+            continue
         for m in pattern.finditer(text, sent.start, sent.end):
             link = _link_ending(block, m.start())
             if link is not None:
@@ -549,7 +607,7 @@ def _label_matches(link: Link) -> bool:
 
 def _chapter_mentions(d: DocView) -> list[Mention]:
     out: list[Mention] = []
-    for chapter in chapters_of(d.doc):
+    for chapter in doc_chapters(d.doc):
         title = chapter.title.strip()
         for pattern in _CHAPTER_AD:
             m = pattern.match(title)

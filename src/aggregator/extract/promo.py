@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-from aggregator.extract.text import find_all, word_set
+from aggregator.extract.text import Keywords, find_all, fold, may_match, word_set
 
 _LEAD = re.compile(
     r"\b(?:(?P<typed>promo(?:tional)?|offer|coupon|discount|voucher|referral|partner)\s+code"
@@ -75,6 +75,8 @@ _OFFER = re.compile(
 )
 
 
+_OFFER_NEEDS = (("off", "free", "extended", "credit"),)  # every offer holds one
+CODE_WORDS = Keywords(("code", "coupon"))  # a text without them states no code
 _OFFER_TAIL = re.compile(r"\s+(?:with|using|when|if|at|by|use|via|to|—|–)\s", re.I)
 
 
@@ -139,6 +141,8 @@ def _plausible(word: str, said_as_code: bool) -> bool:
 
 def code_in_url(url: str) -> str | None:
     """A promo code carried in a link's query (``?code=SHOW``), if any."""
+    if "?" not in url:
+        return None
     try:
         query = urlsplit(url).query
     except ValueError:
@@ -151,7 +155,7 @@ def code_in_url(url: str) -> str | None:
 
 def find_offer(text: str) -> str | None:
     """The first offer phrase ('20% off the first year', '$200 in credit'), if any."""
-    m = _OFFER.search(text)
+    m = _OFFER.search(text) if may_match(fold(text), _OFFER_NEEDS) else None
     if not m:
         return None
     offer = _OFFER_TAIL.split(m.group(0), maxsplit=1)[0]

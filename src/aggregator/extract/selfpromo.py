@@ -16,16 +16,16 @@ from functools import lru_cache
 from aggregator.extract.chapters import chapters_of
 from aggregator.extract.promo import find_codes
 from aggregator.extract.text import (
+    Keywords,
     any_between,
     clean_url,
-    find_all_in,
     fold,
     host_of,
     key,
     may_match,
     sentences,
 )
-from aggregator.model import Sponsor
+from aggregator.model import Chapter, Sponsor
 from aggregator.parse.document import Document
 
 _I = re.I
@@ -51,6 +51,7 @@ _PLATFORM_HOSTS = (
     ("memberful.com", "memberful"),
     ("steadyhq.com", "steady"),
 )
+_HOST_HINTS = (*(domain for domain, _name in _PLATFORM_HOSTS), "github.com")
 _PLATFORM = (
     r"(patreon|ko-?fi|buy\s*me\s*a\s*coffee|liberapay|open\s*collective|github\s+sponsors|"
     r"supercast|memberful)\b"
@@ -161,64 +162,72 @@ _RULE_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
 _PLATFORM_NEEDS = (
     ("patreon", "ko", "buy", "liberapay", "collective", "sponsors", "supercast", "memberful"),
 )
+# of every rule, its group of longest words: a text holding none of them matches no rule
+_ANY_RULE = frozenset(
+    word
+    for needs in (*_RULE_NEEDS, _PLATFORM_NEEDS)
+    for word in max(needs, key=lambda group: min(map(len, group)))
+)
 _SELF_PATH = re.compile(
     r"/(?:course|courses|newsletter|subscribe|shop|store|merch|crew|members?|membership|"
     r"support|donate|live|tickets|patreon|join|coaching)\b",
     _I,
 )
-_KEYWORDS = (
-    "patreon",
-    "ko-fi",
-    "kofi",
-    "coffee",
-    "liberapay",
-    "collective",
-    "github sponsors",
-    "supercast",
-    "memberful",
-    "support us",
-    "support the",
-    "support this",
-    "support our",
-    "back us",
-    "backs us",
-    "backing us",
-    "back the show",
-    "fund us",
-    "newsletter",
-    "course",
-    "workshop",
-    "cohort",
-    "bootcamp",
-    "coaching",
-    "membership",
-    "shop",
-    "store",
-    "merch",
-    "mailing list",
-    "mails",
-    "live show",
-    "live recording",
-    "live episode",
-    "masterclass",
-    "supporter",
-    "ticket",
-    "sticker",
-    "mugs",
-    "shirt",
-    "hoodie",
-    "crew",
-    "member",
-    "patron",
-    "ad-free",
-    "donat",
-    "listener-",
-    "listener supported",
-    "listener funded",
-    "by listeners",
-    "by our listeners",
-    "on patreon",
-    "buy us",
+_KEYWORDS = Keywords(
+    (
+        "patreon",
+        "ko-fi",
+        "kofi",
+        "coffee",
+        "liberapay",
+        "collective",
+        "github sponsors",
+        "supercast",
+        "memberful",
+        "support us",
+        "support the",
+        "support this",
+        "support our",
+        "back us",
+        "backs us",
+        "backing us",
+        "back the show",
+        "fund us",
+        "newsletter",
+        "course",
+        "workshop",
+        "cohort",
+        "bootcamp",
+        "coaching",
+        "membership",
+        "shop",
+        "store",
+        "merch",
+        "mailing list",
+        "mails",
+        "live show",
+        "live recording",
+        "live episode",
+        "masterclass",
+        "supporter",
+        "ticket",
+        "sticker",
+        "mugs",
+        "shirt",
+        "hoodie",
+        "crew",
+        "member",
+        "patron",
+        "ad-free",
+        "donat",
+        "listener-",
+        "listener supported",
+        "listener funded",
+        "by listeners",
+        "by our listeners",
+        "on patreon",
+        "buy us",
+    )
 )
 _HOST_LABELS = frozenset({"host", "cohost", "presenter", "interviewer", "moderator", "narrator"})
 _AD_CHAPTER = re.compile(r"\b(?:ad|advert|sponsor)\b", _I)
@@ -228,12 +237,28 @@ _AD_CHAPTER = re.compile(r"\b(?:ad|advert|sponsor)\b", _I)
 def is_self_promo_text(text: str) -> bool:
     """Whether a sentence is the show asking for support or selling its own things."""
     folded = fold(text)
+    if not any(word in folded for word in _ANY_RULE):
+        return False
     if may_match(folded, _PLATFORM_NEEDS) and _PLATFORM_TEXT.search(text):
         return True
     return any(
         may_match(folded, needs) and rule.search(text)
         for rule, needs in zip(_RULES, _RULE_NEEDS, strict=True)
     )
+
+
+_last_chapters: list[tuple[Document, tuple[Chapter, ...]]] = []
+
+
+def doc_chapters(doc: Document) -> tuple[Chapter, ...]:
+    """``chapters_of``, remembered for the last document: the sponsor and self-promotion
+    stages both read the chapters of the same episode, one after the other."""
+    last = _last_chapters[0] if _last_chapters else None
+    if last is not None and last[0] is doc:
+        return last[1]
+    found = chapters_of(doc)
+    _last_chapters[:] = [(doc, found)]
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +281,7 @@ def find_self_promo(
     guest_words = {key(w) for g in guests for w in g.split() if len(w) > 2}
     host_words = {key(w) for h in hosts for w in h.split() if len(w) > 2}
     hits: list[_Hit] = []
-    all_marks = find_all_in([b.text for b in doc.blocks], _KEYWORDS)
+    all_marks = _KEYWORDS.find_all_in([b.text for b in doc.blocks])
     for block, marks in zip(doc.blocks, all_marks, strict=True):
         if (
             block.kind == "cue"
@@ -285,7 +310,7 @@ def find_self_promo(
                 (
                     lk
                     for lk in links
-                    if site and host_of(lk.href).endswith(site) and _SELF_PATH.search(lk.href)
+                    if site and _SELF_PATH.search(lk.href) and host_of(lk.href).endswith(site)
                 ),
                 None,
             )
@@ -301,7 +326,7 @@ def find_self_promo(
                         codes[0].code if codes else None,
                     )
                 )
-    for chapter in chapters_of(doc):
+    for chapter in doc_chapters(doc):
         if _AD_CHAPTER.search(chapter.title) and show and _names_show(chapter.title, show):
             hits.append(_Hit(show, None, chapter.title, None))
     return _merge(hits)
@@ -315,6 +340,8 @@ def _names_show(title: str, show: str) -> bool:
 
 def _platform(text: str, hrefs: list[str]) -> str | None:
     for href in hrefs:
+        if not _names_platform_host(href):
+            continue
         host = host_of(href)
         for domain, name in _PLATFORM_HOSTS:
             if host == domain or host.endswith("." + domain):
@@ -329,10 +356,19 @@ def _platform(text: str, hrefs: list[str]) -> str | None:
             )
         ):
             return _PLATFORM_NAMES["githubsponsors"]
-    m = _PLATFORM_TEXT.search(text)
+    m = _PLATFORM_TEXT.search(text) if may_match(fold(text), _PLATFORM_NEEDS) else None
     if m:
         return _PLATFORM_NAMES.get(key(m.group(1) or m.group(2)))
     return None
+
+
+def _names_platform_host(href: str) -> bool:
+    """Whether a link may be to a platform, before parsing it: its host, and so the link
+    itself, holds a platform's domain (``urlsplit`` drops tabs and line breaks first)."""
+    low = href.lower()
+    if "\t" in low or "\r" in low or "\n" in low:
+        low = low.replace("\t", "").replace("\r", "").replace("\n", "")
+    return any(domain in low for domain in _HOST_HINTS)
 
 
 def _kind_of(text: str) -> str:

@@ -34,7 +34,8 @@ DOMAIN = re.compile(
     rf"(?![\w-])(/[^\s<>\"'()]*[^\s<>\"'().,;:!?])?",
     re.I,
 )
-_TLD_DOT = re.compile(rf"\.(?:{TLDS})(?![\w-])", re.I)
+# the lookahead only spares trying every TLD after each full stop of prose
+_TLD_DOT = re.compile(rf"\.(?=[a-z])(?:{TLDS})(?![\w-])", re.I)
 _TRACKING = re.compile(
     r"^(?:utm_\w+|ref|ref_src|referrer|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|"
     r"mc_eid|igshid|_ga|_gl|via|src|source|campaign|affiliate|aff|trk|spm|si|s_cid)$",
@@ -105,7 +106,10 @@ def find_all_in(texts: Sequence[str], needles: Sequence[str]) -> list[list[int]]
     """``find_all`` of each text, searching all of them at once: one scan per needle over
     the joined texts instead of one per needle and text (needles never hold NUL, so no
     match spans two texts)."""
-    lows = [t.lower() for t in texts]
+    return _find_all_lowered([t.lower() for t in texts], needles)
+
+
+def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
     starts: list[int] = []
     pos = 0
     for low in lows:
@@ -122,6 +126,66 @@ def find_all_in(texts: Sequence[str], needles: Sequence[str]) -> list[list[int]]
     for found in out:
         found.sort()
     return out
+
+
+# characters from most to least frequent in English prose; any other is rarer still
+_COMMON_CHARS = " etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _rarity(ch: str) -> int:
+    at = _COMMON_CHARS.find(ch)
+    return len(_COMMON_CHARS) if at < 0 else at
+
+
+def _anchor(needle: str) -> int:
+    """Where the needle's rarest character stands (the first of equals)."""
+    return max(range(len(needle)), key=lambda i: (_rarity(needle[i]), -i))
+
+
+class Keywords:
+    """Needles looked for in every block of a document, most of which holds none.
+
+    One pattern finds them all in one pass: it is tried only where some needle's rarest
+    character stands, and each alternative there first checks the characters after it,
+    so prose costs about one test per character instead of one scan per needle.
+    """
+
+    def __init__(self, needles: Sequence[str]) -> None:
+        self.needles = tuple(needles)
+        by_anchor: dict[str, list[str]] = {}
+        for needle in self.needles:
+            by_anchor.setdefault(needle[_anchor(needle)], []).append(needle)
+        branches: list[str] = []
+        lengths = [0]  # by group: each alternative ends in an empty group of its own
+        for ch, group in by_anchor.items():
+            alts = []
+            for needle in group:
+                at = _anchor(needle)
+                behind = f"(?<={re.escape(needle)})" if at else ""
+                alts.append(f"{re.escape(needle[at + 1 :])}{behind}()")
+                lengths.append(len(needle))
+            branches.append(f"{re.escape(ch)}(?:{'|'.join(alts)})")
+        self._lengths = tuple(lengths)
+        self._pattern = re.compile("|".join(branches))
+
+    def find_all_in(self, texts: Sequence[str]) -> list[list[int]]:
+        """Sorted offsets where needles start in each lowered text. An occurrence that
+        overlaps a found one may be left out: no needle holds a sentence break, so the
+        sentences holding a needle are those holding an offset."""
+        lows = [t.lower() for t in texts]
+        if sum(map(len, lows)) != sum(map(len, texts)):  # 'İ' lowers to two characters
+            return _find_all_lowered(lows, self.needles)
+        starts: list[int] = []
+        pos = 0
+        for low in lows:
+            starts.append(pos)
+            pos += len(low) + 1
+        out: list[list[int]] = [[] for _ in lows]
+        for m in self._pattern.finditer("\0".join(lows)):
+            at = m.end() - self._lengths[m.lastindex or 0]
+            i = bisect_right(starts, at) - 1
+            out[i].append(at - starts[i])
+        return out
 
 
 def fold(text: str) -> str:
@@ -271,6 +335,22 @@ def text_domains(text: str) -> Iterator[tuple[int, int, str]]:
         yield m.start(), m.end(), f"{last.lower()}.{tld}{path}"
         if m.group(2) and m.group(1).lower() not in STOPWORDS:
             yield m.start(), m.end(), f"{m.group(1).lower()}{m.group(2).lower()}.{tld}{path}"
+
+
+def texts_with_domains(texts: Sequence[str]) -> set[int]:
+    """Indices of the texts ``text_domains`` may find something in (a written TLD or a
+    spoken ' dot '), from one pass over them all instead of one per text: no match of
+    either spans a line break."""
+    joined = "\n".join(texts)
+    starts: list[int] = []
+    pos = 0
+    for text in texts:
+        starts.append(pos)
+        pos += len(text) + 1
+    found = {bisect_right(starts, m.start()) - 1 for m in _TLD_DOT.finditer(joined)}
+    if " dot " in joined.lower():
+        found.update(i for i, text in enumerate(texts) if " dot " in text.lower())
+    return found
 
 
 def brand_from_label(label: str) -> str:
