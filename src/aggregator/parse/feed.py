@@ -29,10 +29,17 @@ from aggregator.normalise import normalise, to_utc
 from aggregator.parse.chapters import parse_chapters_json
 from aggregator.parse.entities import declares_entities, without_entities
 from aggregator.parse.feed_xml import Extras, XmlView, read_xml
+from aggregator.parse.rss import RawFeed, read_rss
 from aggregator.sanitize import clean_text, html_to_text, http_url, links_in, sanitize_html, shorten
 
 # parse_chapters_json: the JSON that podcast:chapters points at
-__all__ = ["FeedEntries", "parse_chapters_json", "parse_entries", "parse_feed"]
+__all__ = [
+    "FeedEntries",
+    "parse_chapters_json",
+    "parse_entries",
+    "parse_entries_reference",
+    "parse_feed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,24 @@ def parse_entries(
     content_type: str | None = None,
 ) -> FeedEntries:
     """:func:`parse_feed`, keeping one result per entry in document order."""
+    return _parse_entries(data, show, base_url, content_type, fast=True)
+
+
+def parse_entries_reference(
+    data: bytes,
+    *,
+    show: str | None = None,
+    base_url: str | None = None,
+    content_type: str | None = None,
+) -> FeedEntries:
+    """:func:`parse_entries` with feedparser reading every document: the reference the fast
+    RSS reader must agree with."""
+    return _parse_entries(data, show, base_url, content_type, fast=False)
+
+
+def _parse_entries(
+    data: bytes, show: str | None, base_url: str | None, content_type: str | None, *, fast: bool
+) -> FeedEntries:
     if not data or not data.strip():
         raise ParseError("empty document")
     warnings: list[str] = []
@@ -108,27 +133,15 @@ def parse_entries(
             warnings.append("removed the DOCTYPE and its entity declarations")
     if base_url:
         headers["content-location"] = base_url
-    try:
-        result = feedparser.parse(
-            io.BytesIO(data),
-            response_headers=headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
-    except Exception as exc:  # feedparser's failure modes on hostile bytes are open-ended
-        raise ParseError(f"unreadable feed: {exc.__class__.__name__}: {exc}") from exc
-    # lxml reads the bytes in the encoding feedparser settled on (HTTP charset, declaration,
-    # sniffing), so both see the same text.
-    view = read_xml(data, base_url, encoding=result.get("encoding") or None)
-    entries = result.get("entries") or []
-    channel = result.get("feed") or {}
-    if not entries and not (result.get("version") and channel):
+    raw = read_rss(data, headers, base_url) if fast and not warnings else None
+    if raw is None:
+        raw = _read_with_feedparser(data, headers, base_url, warnings)
+    entries, channel, view = raw.entries, raw.channel, raw.view
+    if not entries and not (raw.version and channel):
         raise ParseError(_not_a_feed(data, view))
-    if result.get("bozo"):
-        warnings.append(_bozo(result.get("bozo_exception")))
 
     info = _feed_info(channel, view.channel, base_url)
-    atom = str(result.get("version") or "").startswith("atom")
+    atom = raw.version.startswith("atom")
     feed = _Feed(
         show=show or info.title or "",
         aliases=(info.title,) if info.title and info.title != show else (),
@@ -147,6 +160,30 @@ def parse_entries(
             for entry, extra in zip(entries, extras, strict=True)
         ),
         warnings=tuple(warnings),
+    )
+
+
+def _read_with_feedparser(
+    data: bytes, headers: dict[str, str], base_url: str | None, warnings: list[str]
+) -> RawFeed:
+    try:
+        result = feedparser.parse(
+            io.BytesIO(data),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser's failure modes on hostile bytes are open-ended
+        raise ParseError(f"unreadable feed: {exc.__class__.__name__}: {exc}") from exc
+    if result.get("bozo"):
+        warnings.append(_bozo(result.get("bozo_exception")))
+    # lxml reads the bytes in the encoding feedparser settled on (HTTP charset, declaration,
+    # sniffing), so both see the same text.
+    return RawFeed(
+        channel=result.get("feed") or {},
+        entries=result.get("entries") or [],
+        version=str(result.get("version") or ""),
+        view=read_xml(data, base_url, encoding=result.get("encoding") or None),
     )
 
 
@@ -291,6 +328,8 @@ def _published(entry: dict[str, Any], atom: bool) -> datetime | None:
 
 
 def _date(raw: str, parsed: object) -> datetime | None:
+    """``parsed`` is feedparser's reading, the last resort; a callable when the fast RSS
+    reader left it to be done only if needed."""
     found: datetime | None = None
     try:
         found = parsedate_to_datetime(raw)
@@ -298,6 +337,8 @@ def _date(raw: str, parsed: object) -> datetime | None:
         try:
             found = dateutil_parser.isoparse(raw)
         except (ValueError, OverflowError):
+            if callable(parsed):
+                parsed = parsed()
             if isinstance(parsed, time.struct_time):
                 try:
                     found = datetime(*parsed[:6], tzinfo=UTC)

@@ -7,6 +7,7 @@ episode's identity when the feed moves) and the exact itunes:explicit/author/ima
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lxml import etree
@@ -70,16 +71,25 @@ class XmlView:
 
 
 def read_xml(data: bytes, base_url: str | None = None, encoding: str | None = None) -> XmlView:
-    """Parse once with lxml; never expands entities and never touches the network.
+    """Parse once with lxml, recovering what it can of damaged documents.
 
     ``encoding`` overrides what the document declares (feedparser's finding, which weighs
     the HTTP charset too).
     """
+    root = parse_xml(data, encoding=encoding, recover=True)
+    if root is None:
+        return XmlView(root=None, channel=Extras(), items=())
+    return view_of(root, base_url)
+
+
+def parse_xml(data: bytes, *, encoding: str | None = None, recover: bool) -> etree._Element | None:
+    """The root element, None when there is none; never expands entities and never touches
+    the network. Without ``recover`` any well-formedness error gives None."""
     options = {
         "resolve_entities": False,
         "no_network": True,
         "huge_tree": False,
-        "recover": True,
+        "recover": recover,
         "load_dtd": False,
         "remove_comments": True,
         "remove_pis": True,
@@ -91,15 +101,17 @@ def read_xml(data: bytes, base_url: str | None = None, encoding: str | None = No
     try:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError):
-        root = None
-    if root is None or not isinstance(root.tag, str):
-        return XmlView(root=None, channel=Extras(), items=())
+        return None
+    return root if root is not None and isinstance(root.tag, str) else None
+
+
+def view_of(root: etree._Element, base_url: str | None) -> XmlView:
+    """What :class:`Extras` holds, for the channel and for every item in document order."""
     channel = next((c for c in _elements(root) if _local(c.tag) == "channel"), root)
-    items = tuple(_extras(item, base_url) for item in _items(root))
     return XmlView(
         root=_local(root.tag),
         channel=_extras(channel, base_url),
-        items=items,
+        items=tuple(_extras(item, base_url) for item in items_of(root)),
     )
 
 
@@ -111,11 +123,17 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_ns(tag: str) -> tuple[str, str]:
+    """Local name and namespace: a feed has few distinct tags and many elements."""
+    return _local(tag), _ns(tag)
+
+
 def _ns(tag: str) -> str:
     return tag[1 : tag.find("}")].lower().rstrip("/") if tag.startswith("{") else ""
 
 
-def _items(root: etree._Element) -> list[etree._Element]:
+def items_of(root: etree._Element) -> list[etree._Element]:
     """Items and entries in document order: RSS 2 inside channel, RSS 1 and Atom under root."""
     found = []
     for child in _elements(root):
@@ -137,7 +155,7 @@ def _extras(el: etree._Element, base_url: str | None) -> Extras:
     chapters: list[Chapter] = []
     transcripts: list[tuple[str, str | None]] = []
     for child in _elements(el):
-        name, ns = _local(child.tag), _ns(child.tag)
+        name, ns = _name_ns(child.tag)
         if name in ("item", "entry"):
             continue
         if (name == "guid" and not ns) or (name == "id" and ns in ATOM_NS):
