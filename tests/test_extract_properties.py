@@ -3,11 +3,16 @@ HTML, and what it finds does not depend on how words are spaced."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.extract import extract_document
+from aggregator.extract import extract_document, people
+from aggregator.extract.text import may_match
 from aggregator.model import ParseError
+from aggregator.parse import html as html_reader
 from aggregator.parse.html import read_html
 from aggregator.parse.markdown import read_markdown
 from aggregator.parse.transcript import read_transcript
@@ -211,3 +216,42 @@ def test_markdown_output_ignores_doubled_spaces(doc: list[list[str]]) -> None:
     single = ("Title: Generated\n\n" + _text(doc, " ", "\n\n")).encode()
     double = ("Title: Generated\n\n" + _text(doc, "  ", "\n\n")).encode()
     assert _output(single, "x.md") == _output(double, "x.md")
+
+
+GATED = [*people._GUEST_RULES, (people._JOINS, people._JOINS_NEEDS)]
+
+
+@pytest.mark.parametrize(("pattern", "needs"), GATED, ids=lambda x: getattr(x, "pattern", "")[:24])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_guest_gates_admit_every_match(
+    pattern: re.Pattern[str], needs: tuple[tuple[str, ...], ...], data: st.DataObject
+) -> None:
+    """A block skips a pattern on its gate words: any text the pattern matches has them."""
+    text = data.draw(st.from_regex(pattern))
+    assert may_match(people._plain(text), needs), text
+
+
+@FAST
+@given(
+    st.lists(st.text(alphabet="ab \n", max_size=8), max_size=6), st.sampled_from(["a", "ab", "b a"])
+)
+def test_hits_are_the_texts_holding_the_word(texts: list[str], word: str) -> None:
+    assert people._Hits(texts).holding([word]) == {i for i, t in enumerate(texts) if word in t}
+
+
+pieces = st.lists(
+    st.tuples(st.text(alphabet="ab \t\u00a0\u200b\u2003", max_size=6), st.none(), st.booleans()),
+    min_size=1,
+    max_size=6,
+)
+
+
+@FAST
+@given(pieces)
+def test_a_line_without_links_cleans_as_its_pieces_would(
+    line: list[tuple[str, None, bool]],
+) -> None:
+    text, spans, strong = html_reader._linked_text(line)
+    assert (html_reader._plain_text(line), html_reader._strong(line)) == (text, strong)
+    assert spans == []

@@ -11,8 +11,10 @@ never guests.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from aggregator.extract.names import names_list, person_at, person_before
 from aggregator.extract.text import fold, key, may_match, sentences
@@ -51,25 +53,34 @@ _GUEST_PATTERNS = tuple(
     )
 )
 # Per pattern of _GUEST_PATTERNS, groups of words: a match holds one word of every group
-# (see ``may_match``), so a block lacking them skips the pattern.
+# (see ``may_match``), so a block lacking them skips the pattern. The words are read in
+# ``_plain`` text, where a pattern's ``\s+`` is one space: "we are " rather than "we".
+# The rarest group comes first: most blocks fail on it.
 _GUEST_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("guest",),),
-    (("guest",),),
-    (("guest",),),
-    (("conversation",),),
-    (("with",),),
-    (("introduc",),),
-    (("joined",),),
-    (("joining",),),
-    (("im", "i'm", "i’m", "am", "we"), ("with", "to")),
-    (("guest",),),
-    (("guest",),),
-    (("talk", "speak", "spoke", "chat", "sit", "sat"), ("with", "to")),
-    (("talks", "speaks", "chats", "sits"),),
-    (("interview",),),
-    (("guest",),),
+    (("guest",), (":", "-", "–", "—")),
+    (("guest ", "guests "),),
+    (
+        ("guest",),
+        ("our ", "my ", "today's ", "today’s ", "week's ", "week’s ", "episode's ", "episode’s "),
+    ),
+    (("in conversation with ",),),
+    (("with me ", "with us "),),
+    (("introduce ", "introducing "),),
+    (("joined ",), ("by ",)),
+    (("joining me ", "joining us "),),
+    (("i'm ", "i’m ", "im ", "i am ", "we're ", "we’re ", "we are "), (" with ", " to ")),
+    (("guest",), ("have ",)),
+    (("with guest", "with special guest"),),
+    (
+        ("talk ", "talked ", "speak ", "spoke ", "chat ", "chatted ", "sit down ", "sat down "),
+        (" with ", " to "),
+        ("we ", "i "),
+    ),
+    (("talks ", "speaks ", "chats ", "sits down "), (" with ", " to ")),
+    (("we interview", "i interview", "re interview"),),
+    (("special guest",),),
     (("welcome",),),
-    (("featuring",),),
+    (("featuring ",),),
 )
 _GUEST_WORDS = (
     "guest",
@@ -85,13 +96,34 @@ _GUEST_WORDS = (
     "sit",
     "sat",
 )
+_GUEST_RULES = tuple(zip(_GUEST_PATTERNS, _GUEST_NEEDS, strict=True))
+# The rules a block without "guest" may match: the others need it in every word of a group.
+_GUESTLESS_RULES = tuple(
+    (p, needs)
+    for p, needs in _GUEST_RULES
+    if not any(all("guest" in w for w in group) for group in needs)
+)
 _PANEL = re.compile(r"\bwe\s+have\s+", _I)
 _JOINS = re.compile(
     r"\s+(?:joins|joined|is\s+joining|returns\s+to|is\s+back\s+on|(?:is|was)\s+(?:my|our)\s+"
     r"guest|stops\s+by|drops\s+by)\b",
     _I,
 )
-_JOINS_NEEDS = (("join", "returns", "back", "guest", "stops", "drops"),)
+_JOINS_NEEDS = (
+    (
+        " joins",
+        " joined",
+        " is joining",
+        " returns to",
+        " is back on",
+        " is my guest",
+        " is our guest",
+        " was my guest",
+        " was our guest",
+        " stops by",
+        " drops by",
+    ),
+)
 _HOST_PATTERNS = tuple(
     re.compile(p, _I)
     for p in (
@@ -117,6 +149,8 @@ _LEAD_NAMES_FOLLOW = re.compile(
     _I,
 )
 _TITLE_WITH = re.compile(r"\b(?:with|feat\.?|featuring|ft\.)\s+", _I)
+_TITLE_SEP = re.compile(r"\s*[:\-–—|]\s")
+_TITLE_TAIL = re.compile(r"\s[-–—|:]\s+([^-–—|:]+)$")
 _TOP_TURNS = 6
 _SPOKEN_BUDGET = 5000
 
@@ -137,9 +171,11 @@ def find_people(
     for name, role in doc.speakers:
         (found.hosts if role == "host" else found.guests).append(name)
     _front_matter(doc, found)
-    _hosts_from_text(doc, found)
+    read = _Read.of(doc)
+    _hosts_from_text(read, found)
     _guests_from_title(title, doc, found)
-    _guests_from_text(doc, found)
+    _guests_from_text(read, found)
+    _lead_names_in_meta(doc, found)
     _speaker_guests(doc, found)
     hosts = _unique(found.hosts)
     host_keys = _name_keys(hosts)
@@ -184,7 +220,7 @@ def _split_names(text: str) -> list[str]:
     return [p.strip() for p in parts if len(p.split()) >= 2 and len(p) <= 60]
 
 
-def _blocks(doc: Document, *, chrome: bool) -> Iterable[tuple[Block, str]]:
+def _blocks(doc: Document) -> Iterable[tuple[Block, str]]:
     """Blocks to read for people, with their text; a transcript introduces people in its
     opening minutes, so only the first few thousand characters of talk are read."""
     budget = _SPOKEN_BUDGET
@@ -195,16 +231,50 @@ def _blocks(doc: Document, *, chrome: bool) -> Iterable[tuple[Block, str]]:
                 continue
             text = text[:budget]
             budget -= len(text)
-        if block.region == "main" or chrome:
-            yield block, text
+        yield block, text
 
 
-def _hosts_from_text(doc: Document, found: _People) -> None:
+class _Hits:
+    """Which of several texts hold a word: one search of them all (joined) per word, as
+    most words are in none of them. Words never hold a line break."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        self._joined = "\n".join(texts)
+        self._starts = list(accumulate((len(t) + 1 for t in texts), initial=0))
+
+    def holding(self, words: Iterable[str]) -> set[int]:
+        """Indexes of the texts holding any of the words."""
+        out: set[int] = set()
+        for word in words:
+            at = self._joined.find(word)
+            while at >= 0:
+                i = bisect_right(self._starts, at) - 1
+                out.add(i)
+                at = self._joined.find(word, self._starts[i + 1])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The blocks read for people (``_blocks``), with the blocks each gate word is in."""
+
+    blocks: list[tuple[Block, str]]
+    lows: _Hits  # the texts lower-cased
+    plains: _Hits  # the texts as ``_plain``
+
+    @classmethod
+    def of(cls, doc: Document) -> _Read:
+        blocks = list(_blocks(doc))
+        texts = [text for _, text in blocks]
+        return cls(blocks, _Hits([t.lower() for t in texts]), _Hits([_plain(t) for t in texts]))
+
+
+def _hosts_from_text(read: _Read, found: _People) -> None:
     turns = 0
-    for block, text in _blocks(doc, chrome=True):
-        for pattern in (
-            _HOST_PATTERNS if any(w in text.lower() for w in ("host", "joined as")) else ()
-        ):
+    hosted = read.lows.holding(("host", "joined as"))
+    for i, (block, text) in enumerate(read.blocks):
+        for pattern in _HOST_PATTERNS if i in hosted else ():
             for m in pattern.finditer(text):
                 found.hosts.extend(names_list(text, m.end(), len(text)))
         if block.kind == "cue":
@@ -228,19 +298,22 @@ def _guests_from_title(title: str, doc: Document, found: _People) -> None:
         names = names_list(title, m.end(), len(title))
         if names and _ends_title(title, m.end(), names):
             found.guests.extend(names)
-    body = " ".join(b.text for b in doc.blocks[:400] if b.kind != "heading" and title not in b.text)
-    whole = person_at(title, 0, len(title))
-    if whole and whole[1] == len(title.rstrip(" .")) and _appears(whole[0], body):
-        found.guests.append(whole[0])
-        return
+    end = len(title.rstrip(" ."))
     lead = person_at(title, 0, len(title))
-    if lead and re.match(r"\s*[:\-–—|]\s", title[lead[1] :]) and _appears(lead[0], body):
+    tail = _TITLE_TAIL.search(title)
+    last = person_at(title, tail.start(1), len(title)) if tail else None
+    if last and last[1] != end:
+        last = None
+    if not (lead or last):
+        return  # the common case: no name to look for in the notes
+    body = " ".join(b.text for b in doc.blocks[:400] if b.kind != "heading" and title not in b.text)
+    if lead and lead[1] == end and _appears(lead[0], body):
         found.guests.append(lead[0])
-    tail = re.search(r"\s[-–—|:]\s+([^-–—|:]+)$", title)
-    if tail:
-        got = person_at(title, tail.start(1), len(title))
-        if got and got[1] == len(title.rstrip(" .")) and _surname_appears(got[0], body):
-            found.guests.append(got[0])
+        return
+    if lead and _TITLE_SEP.match(title, lead[1]) and _appears(lead[0], body):
+        found.guests.append(lead[0])
+    if last and _surname_appears(last[0], body):
+        found.guests.append(last[0])
 
 
 def _ends_title(title: str, start: int, names: list[str]) -> bool:
@@ -258,27 +331,21 @@ def _surname_appears(name: str, body: str) -> bool:
     return bool(re.search(rf"\b{re.escape(name.split()[-1])}\b", body))
 
 
-def _guests_from_text(doc: Document, found: _People) -> None:
+def _guests_from_text(read: _Read, found: _People) -> None:
     first_para = True
     turns = 0
-    for block, text in _blocks(doc, chrome=False):
+    says_guest = read.lows.holding(_GUEST_WORDS)  # where the patterns may run at all
+    joins = read.plains.holding(_JOINS_NEEDS[0])
+    for i, (block, text) in enumerate(read.blocks):
+        if block.region != "main":
+            continue
         if block.kind == "cue":
             turns += 1
         spoken = block.kind == "cue"
-        low = text.lower()
-        folded = fold(text)
-        if any(w in low for w in _GUEST_WORDS):
-            patterns = [
-                p
-                for p, needs in zip(_GUEST_PATTERNS, _GUEST_NEEDS, strict=True)
-                if may_match(folded, needs)
-            ]
-        else:
-            patterns = []
-        for pattern in patterns:
+        for pattern in _guest_patterns(read.plains.texts[i]) if i in says_guest else ():
             for m in pattern.finditer(text):
                 found.guests.extend(names_list(text, m.end(), len(text), allow_newline=spoken))
-        for m in _JOINS.finditer(text) if may_match(folded, _JOINS_NEEDS) else ():
+        for m in _JOINS.finditer(text) if i in joins else ():
             got = person_before(text, m.start())
             if got:
                 found.guests.append(got)
@@ -297,9 +364,27 @@ def _guests_from_text(doc: Document, found: _People) -> None:
         if first_para and block.kind in ("para", "cue") and len(text) > 60:
             _lead_names(text, found)
             first_para = False
+
+
+def _lead_names_in_meta(doc: Document, found: _People) -> None:
     for k in ("description", "og:description", "summary"):
         if doc.meta.get(k):
             _lead_names(doc.meta[k], found)
+
+
+def _plain(text: str) -> str:
+    """``fold``ed text with each run of whitespace one space, and one at either end: where
+    a pattern has ``\\s+`` its match has one space, so gates can ask for "we are "."""
+    folded = fold(text)
+    if folded.isprintable() and "  " not in folded:
+        return f" {folded.strip(' ')} "  # its only whitespace is single spaces already
+    return f" {' '.join(folded.split())} "
+
+
+def _guest_patterns(plain: str) -> list[re.Pattern[str]]:
+    """The guest patterns a block (as ``_plain``) may match (see ``_GUEST_NEEDS``)."""
+    rules = _GUEST_RULES if "guest" in plain else _GUESTLESS_RULES
+    return [p for p, needs in rules if may_match(plain, needs)]
 
 
 def _lead_names(text: str, found: _People) -> None:

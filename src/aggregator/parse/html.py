@@ -108,6 +108,11 @@ _UNCLEAN = re.compile(r"[^\x20-\x7e\n]|  ")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+# lxml.html's own parser, minus its element class lookup: that lookup is a Python call for
+# every element the walk touches, and nothing here needs lxml.html's element methods.
+_PARSER = etree.HTMLParser()
+_STRING = etree.XPath("string()", smart_strings=False)
+_HAS_ROLE = etree.XPath("descendant-or-self::*[@role]")
 
 
 def clean_ws(text: str) -> str:
@@ -135,11 +140,8 @@ def decode(data: bytes | str) -> str:
     return data.decode("utf-8", "replace")
 
 
-@dataclass
-class _Piece:
-    text: str
-    href: str | None = None
-    strong: bool = False
+# A run of inline text: (text, href of the link it is in, whether bold).
+_Piece = tuple[str, str | None, bool]
 
 
 @dataclass
@@ -155,10 +157,7 @@ def read_html(data: bytes | str, *, url: str | None = None, fragment: bool = Fal
     if not text.strip():
         return Document(kind="html", url=url)
     try:
-        if fragment:
-            root = lxml_html.fragment_fromstring(text, create_parent="div")
-        else:
-            root = lxml_html.document_fromstring(text)
+        root = _fragment(text) if fragment else lxml_html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         log.debug("unreadable HTML (%s): %s", url or "input", exc)
         return Document(kind="html", url=url)
@@ -184,6 +183,16 @@ def read_html(data: bytes | str, *, url: str | None = None, fragment: bool = Fal
     )
 
 
+def _fragment(text: str) -> Any:
+    """``lxml.html.fragment_fromstring(text, create_parent="div")`` with :data:`_PARSER`."""
+    parts = lxml_html.fragments_fromstring(text, parser=_PARSER)
+    root = etree.Element("div")
+    if parts and isinstance(parts[0], str):
+        root.text = parts.pop(0)
+    root.extend(parts)
+    return root
+
+
 def _head(root: Any) -> tuple[dict[str, str], tuple[dict[str, Any], ...], str | None, str | None]:
     meta: dict[str, str] = {}
     for el in root.iter("meta"):
@@ -196,7 +205,7 @@ def _head(root: Any) -> tuple[dict[str, str], tuple[dict[str, Any], ...], str | 
         if (el.get("type") or "").lower() == "application/ld+json" and el.text:
             jsonld.extend(_jsonld_objects(el.text))
     title_el = next(iter(root.iter("title")), None)
-    head_title = clean_ws(title_el.text_content()).strip() if title_el is not None else None
+    head_title = clean_ws(_STRING(title_el)).strip() if title_el is not None else None
     canonical = None
     for el in root.iter("link"):
         if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
@@ -229,8 +238,8 @@ def _main_root(root: Any) -> Any | None:
         found = [el for el in root.iter(tag) if not _is_chrome(el)]
         if found:
             return found[0]
-    for el in root.iter():
-        if isinstance(el.tag, str) and (el.get("role") or "").lower() == "main":
+    for el in _HAS_ROLE(root):
+        if el.get("role").lower() == "main":
             return el
     return None
 
@@ -239,8 +248,7 @@ def _is_chrome(el: Any, inside_main: bool = False) -> bool:
     """Navigation, footers, sidebars and related posts. An <aside> within the episode's own
     <article>/<main> is a box of the episode (often its sponsor) unless named as chrome."""
     tag = el.tag if isinstance(el.tag, str) else ""
-    names = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('role') or ''}"
-    named = bool(names.strip()) and bool(_CHROME_NAME.search(names))
+    named = _named_chrome(el.get("class"), el.get("id"), el.get("role"))
     if tag == "aside" and inside_main:
         return named
     if tag in _CHROME_TAGS:
@@ -248,6 +256,14 @@ def _is_chrome(el: Any, inside_main: bool = False) -> bool:
     if tag == "header":
         return not any(True for _ in el.iter("h1"))
     return named
+
+
+def _named_chrome(cls: str | None, ident: str | None, role: str | None) -> bool:
+    """Whether an element's class, id or role names it as chrome."""
+    if not (cls or ident or role):
+        return False  # most elements: no names to read
+    names = f"{cls or ''} {ident or ''} {role or ''}"
+    return bool(names.strip()) and bool(_CHROME_NAME.search(names))
 
 
 def _walk(
@@ -271,73 +287,91 @@ def _walk(
         container = state.containers
     run: list[_Piece] = []
     if el.text:
-        run.append(_Piece(el.text))
+        run.append((el.text, None, False))
     for child in el:
-        ctag = child.tag if isinstance(child.tag, str) else ""
+        ctag = child.tag
+        if not isinstance(ctag, str):
+            ctag = ""
         if ctag in _BLOCK:
-            _flush(run, el, state, region, container)
-            run = []
+            if run:
+                _flush(run, el, state, region, container)
+                run = []
             _walk(child, main, state, region, container, inside)
         elif ctag and ctag not in _SKIP:
-            _inline(child, run, href=None, strong=False)
-        if child.tail:
-            run.append(_Piece(child.tail))
+            _inline(child, ctag, run, href=None, strong=False)
+        tail = child.tail
+        if tail:
+            run.append((tail, None, False))
     _flush(run, el, state, region, container)
 
 
-def _inline(el: Any, run: list[_Piece], href: str | None, strong: bool) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
+def _inline(el: Any, tag: str, run: list[_Piece], href: str | None, strong: bool) -> None:
     if tag in _SKIP:
         return
     if tag == "br":
-        run.append(_Piece("\n"))
+        run.append(("\n", None, False))
         return
     if tag == "a" and el.get("href"):
         href = el.get("href").strip()
     if tag in ("strong", "b"):
         strong = True
     if tag in ("td", "th"):
-        run.append(_Piece(" "))
+        run.append((" ", None, False))
     if tag == "img":
         alt = (el.get("alt") or "").strip()
         if alt and href:
-            run.append(_Piece(alt, href, strong))
+            run.append((alt, href, strong))
         return
     if el.text:
-        run.append(_Piece(el.text, href, strong))
+        run.append((el.text, href, strong))
     for child in el:
-        ctag = child.tag if isinstance(child.tag, str) else ""
+        ctag = child.tag
+        if not isinstance(ctag, str):
+            ctag = ""
         if ctag in _BLOCK:
-            run.append(_Piece("\n"))
-            _inline(child, run, href, strong)  # a block inside an inline: read it inline
-            run.append(_Piece("\n"))
+            run.append(("\n", None, False))
+            _inline(child, ctag, run, href, strong)  # a block inside an inline: read it inline
+            run.append(("\n", None, False))
         elif ctag:
-            _inline(child, run, href, strong)
-        if child.tail:
-            run.append(_Piece(child.tail, href, strong))
-    if tag == "a" and href and not any(p.href == href for p in run):
-        run.append(_Piece("", href, strong))
+            _inline(child, ctag, run, href, strong)
+        tail = child.tail
+        if tail:
+            run.append((tail, href, strong))
+    if tag == "a" and href and not any(p[1] == href for p in run):
+        run.append(("", href, strong))
 
 
 def _flush(run: list[_Piece], el: Any, state: _State, region: Region, container: int) -> None:
-    if not run:
+    if not run or _blank(run):
         return
     kind, level = _kind_of(el)
-    lines: list[list[_Piece]] = [[]]
-    for piece in run:
-        if piece.href is None and "\n" in piece.text:
-            parts = piece.text.split("\n")
-            lines[-1].append(_Piece(parts[0], None, piece.strong))
-            for part in parts[1:]:
-                lines.append([_Piece(part, None, piece.strong)])
-        else:
-            lines[-1].append(piece)
-    for i, line in enumerate(lines):
+    for i, line in enumerate(_lines(run)):
         block = _block(
             line, kind if i == 0 or kind != "item" else "para", level, state, region, container
         )
         if block is not None:
             state.blocks.append(block)
+
+
+def _blank(run: list[_Piece]) -> bool:
+    """Only whitespace and no link: no block (most runs between block tags are these)."""
+    return all(href is None and not text.strip() for text, href, _ in run)
+
+
+def _lines(run: list[_Piece]) -> list[list[_Piece]]:
+    """The run split at line breaks outside links (a line break ends an item's first line)."""
+    if not any(href is None and "\n" in text for text, href, _ in run):
+        return [run]
+    lines: list[list[_Piece]] = [[]]
+    for text, href, strong in run:
+        if href is None and "\n" in text:
+            parts = text.split("\n")
+            lines[-1].append((parts[0], None, strong))
+            for part in parts[1:]:
+                lines.append([(part, None, strong)])
+        else:
+            lines[-1].append((text, href, strong))
+    return lines
 
 
 def _kind_of(el: Any) -> tuple[BlockKind, int]:
@@ -357,28 +391,17 @@ _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u25e6\u2043\u2219\u00b7]|\d{1,2}[.
 def _block(
     pieces: list[_Piece], kind: BlockKind, level: int, state: _State, region: Region, container: int
 ) -> Block | None:
-    text = ""
-    spans: list[list[Any]] = []  # [href, start, end]
-    strong: list[str] = []
-    for piece in pieces:
-        chunk = clean_ws(piece.text.replace("\n", " "))
-        if (not text or text.endswith(" ")) and chunk.startswith(" "):
-            chunk = chunk[1:]
-        if piece.href is not None:
-            lead = len(chunk) - len(chunk.lstrip())
-            if spans and spans[-1][0] == piece.href and spans[-1][2] == len(text):
-                spans[-1][2] = len(text) + len(chunk)
-            else:
-                spans.append([piece.href, len(text) + lead, len(text) + len(chunk)])
-        if piece.strong and chunk.strip():
-            strong.append(chunk.strip())
-        text += chunk
+    if any(href is not None for _, href, _ in pieces):
+        text, spans, strong = _linked_text(pieces)
+    else:
+        text, spans, strong = _plain_text(pieces), [], _strong(pieces)
     body = text.strip()
-    lead = len(text) - len(text.lstrip())
     links = []
-    for href, start, end in spans:
-        label = text[start:end].strip()
-        links.append(Link(label, href, start - lead if label else -1))
+    if spans:
+        lead = len(text) - len(text.lstrip())
+        for href, start, end in spans:
+            label = text[start:end].strip()
+            links.append(Link(label, href, start - lead if label else -1))
     if not body and not links:
         return None
     bullet = _BULLET.match(body)
@@ -404,6 +427,41 @@ def _block(
         strong=tuple(strong),
         container=container,
     )
+
+
+def _plain_text(pieces: list[_Piece]) -> str:
+    """A line without links, cleaned as a whole: what cleaning piece by piece and dropping
+    a space that would double one gives, in one pass (``_lines`` left no line breaks)."""
+    text = clean_ws("".join(text for text, _, _ in pieces))
+    return text[1:] if text.startswith(" ") else text
+
+
+def _strong(pieces: list[_Piece]) -> list[str]:
+    """The bold runs of a line without links, as ``_linked_text`` gives them."""
+    return [
+        chunk for chunk in (clean_ws(text).strip() for text, _, strong in pieces if strong) if chunk
+    ]
+
+
+def _linked_text(pieces: list[_Piece]) -> tuple[str, list[list[Any]], list[str]]:
+    """A line's text, where its links sit in it ([href, start, end]) and its bold runs."""
+    text = ""
+    spans: list[list[Any]] = []
+    strong: list[str] = []
+    for piece, href, bold in pieces:
+        chunk = clean_ws(piece.replace("\n", " "))
+        if (not text or text.endswith(" ")) and chunk.startswith(" "):
+            chunk = chunk[1:]
+        if href is not None:
+            lead = len(chunk) - len(chunk.lstrip())
+            if spans and spans[-1][0] == href and spans[-1][2] == len(text):
+                spans[-1][2] = len(text) + len(chunk)
+            else:
+                spans.append([href, len(text) + lead, len(text) + len(chunk)])
+        if bold and chunk.strip():
+            strong.append(chunk.strip())
+        text += chunk
+    return text, spans, strong
 
 
 def _heading_like(text: str, strong: list[str]) -> bool:
