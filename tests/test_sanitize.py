@@ -6,11 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aggregator.extract.text import key
 from aggregator.sanitize import (
     clean_text,
     html_to_text,
     http_url,
     links_in,
+    safe_html_words,
     sanitize_html,
     shorten,
 )
@@ -131,3 +133,38 @@ def test_clean_text_reaches_a_fixed_point_on_entity_soup(parts: list[str]) -> No
 
 def test_clean_text_decodes_nested_escapes_in_linear_time() -> None:
     assert clean_text("&" + "amp;" * 100_000 + "lt;b&gt;") == "<b>"
+
+
+_PIECES = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<b>",
+        "</b>",
+        "<br>",
+        '<a href="https://x.example/?a=1&amp;b=2" title="a > b">',
+        "</a>",
+        '<img alt="hidden words" src="https://x.example/i.png">',
+        "<script>var secret = 1;</script>",
+        "<style>p { color: red }</style>",
+        "<!-- a comment -->",
+        "&amp;",
+        "&lt;tag&gt;",
+        "&nbsp;",
+        "&eacute;",
+        "Café",
+        " ",
+        "\n",
+        "word",
+        "Ünïcode",
+        "\x0c",
+        "<",
+        ">",
+    ]
+)
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=25).map("".join))
+def test_safe_html_words_has_the_text_of_html_to_text_bar_spacing(fragment: str) -> None:
+    safe = sanitize_html(fragment)
+    assert key(safe_html_words(safe)) == key(html_to_text(safe))

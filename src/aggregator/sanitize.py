@@ -42,6 +42,7 @@ _BLOCK_TAG = re.compile(
     re.IGNORECASE,
 )
 _NESTED_AMP = re.compile(r"&(?:amp;?|AMP;?|#0*38;|#[xX]0*26;)+")
+_TAG = re.compile(r"<[^>]*>")
 _A_TAG = re.compile(r'<a((?:\s+[\w:-]+="[^"]*")*)\s*/?>')
 _ATTRIBUTE = re.compile(r'\s+([\w:-]+)="([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -97,6 +98,14 @@ def _text(fragment: str) -> str:
     root = tree.body or tree.root
     text = root.text(separator="") if root is not None else ""
     return " ".join(_CONTROL.sub("", text).split())
+
+
+def safe_html_words(safe_html: str) -> str:
+    """The characters of a :func:`sanitize_html` fragment's text, tags dropped and entities
+    decoded but spacing left as it falls: enough to ask whether some text is in it when
+    spacing does not count, at a tenth of :func:`html_to_text`'s cost. nh3's serialisation
+    escapes ``<`` and ``>`` everywhere but in tags and keeps no script or style content."""
+    return html.unescape(_TAG.sub(" ", safe_html))
 
 
 def links_in(safe_html: str) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from aggregator.parse.document import Document
 from aggregator.parse.html import read_html
 from aggregator.parse.markdown import read_markdown
 from aggregator.parse.transcript import read_transcript
-from aggregator.sanitize import html_to_text
+from aggregator.sanitize import safe_html_words
 
 __all__ = [
     "Brand",
@@ -132,7 +132,7 @@ def _notes(ep: Episode) -> str:
     (feeds often put the sponsor line in the description and the essay in content)."""
     notes = ep.description_html or ""
     summary = (ep.summary or "").strip()
-    if summary and key(summary[:120]) not in key(html_to_text(notes)):
+    if summary and key(summary[:120]) not in key(safe_html_words(notes)):
         notes = f"<p>{html.escape(summary)}</p>{notes}"
     return notes
 
