@@ -13,7 +13,9 @@ from aggregator.extract import enrich_episode, episode_from_document
 from aggregator.extract.registry import SponsorRegistry
 from aggregator.extract.sponsors import placement
 from aggregator.extract.text import (
+    KeywordGroup,
     Keywords,
+    Lowered,
     clean_url,
     find_all_in,
     text_domains,
@@ -291,6 +293,34 @@ def test_keywords_mark_the_texts_a_plain_search_finds_needles_in():
     assert all(set(g) <= set(w) for g, w in zip(got, want, strict=True))
     # 'workshop' holds 'shop': one of the two overlapping starts is enough
     assert {0, 23, 37} <= set(got[2]) and set(got[2]) & {7, 11}
+
+
+def test_a_group_finds_each_members_needles_where_another_members_match_hides_them():
+    group = KeywordGroup()
+    short, long, tail = (
+        Keywords(("support",), group),
+        Keywords(("support us",), group),
+        Keywords(("rt u",), group),
+    )
+    texts = ["Please SUPPORT US today", "support the team", "no needle"]
+    assert short.find_all_in(texts) == [[7], [0], []]
+    assert long.find_all_in(texts) == [[7], [], []]
+    assert tail.find_all_in(texts) == [[12], [], []]
+    assert Keywords(("support us",)).find_all_in(texts) == long.find_all_in(texts)
+
+
+@pytest.mark.parametrize(
+    "text", ["Sponsored BY Acme", "ſponsored by Acme", "nothing here", "SPONSORED\tby  X"]
+)
+def test_lowered_patterns_find_what_case_insensitive_ones_find(text: str) -> None:
+    pattern = Lowered(r"\bsponsored\s+by\s+\w+")
+    got, want = pattern.search(text), pattern.pattern.search(text)
+    assert (got and got.span()) == (want and want.span())
+
+
+def test_lowered_patterns_must_be_written_in_lower_case():
+    with pytest.raises(ValueError):
+        Lowered(r"[A-Z]\w+")
 
 
 def test_texts_with_domains_are_those_text_domains_reads():

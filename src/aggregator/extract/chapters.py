@@ -11,10 +11,22 @@ _LINE = re.compile(
     r"^[\[(]?(?:(\d{1,2}):)?(\d{1,2}):(\d{2})[\])]?\s*(?:[-–—:|·•]\s*)?(\S.{0,140})$"
 )
 _MIN_ROWS = 2
+_last: list[tuple[Document | None, tuple[Chapter, ...]]] = [(None, ())]
 
 
 def chapters_of(doc: Document) -> tuple[Chapter, ...]:
-    """A reader's chapter list, else two or more timestamped lines of the main content."""
+    """A reader's chapter list, else two or more timestamped lines of the main content.
+
+    Remembered for the last document: the sponsor and self-promotion stages and the
+    episode itself read the chapters of one (frozen) document in turn."""
+    last_doc, found = _last[0]  # one read: another thread may replace it
+    if last_doc is not doc:
+        found = _chapters(doc)
+        _last[0] = (doc, found)
+    return found
+
+
+def _chapters(doc: Document) -> tuple[Chapter, ...]:
     if doc.chapters:
         return tuple(Chapter(start, title) for start, title in doc.chapters)
     found: list[Chapter] = []

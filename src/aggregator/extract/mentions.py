@@ -17,11 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from aggregator.extract.chapters import chapters_of
 from aggregator.extract.names import brand_at, brand_before
-from aggregator.extract.selfpromo import doc_chapters, is_self_promo_text
+from aggregator.extract.selfpromo import is_self_promo_text
 from aggregator.extract.text import (
+    ONE_PASS,
     STOPWORDS,
     Keywords,
+    Lowered,
     Span,
     any_between,
     brand_from_label,
@@ -179,7 +182,7 @@ _SPONSOR_HEADING = re.compile(
 )
 _LABEL_NEEDS = (("sponsor", "ad", "partner", "presented", "brought"), (":", "–", "—", "-"))
 _CONTEXT = re.compile(r"\b(?:episode|show|podcast|program|programme|week|today)\b", _I)
-_NEGATIVE = re.compile(
+_NEGATIVE = Lowered(
     r"github\s+sponsors?|fiscal(?:ly)?\s+sponsor|sponsor(?:ed|s|ing)?\s+(?:my|his|her|their|"
     r"our|the)\s+(?:trip|travel|visa|attendance|ticket|flight|hotel|stay|project|work)|"
     r"(?:employer|company|job|work)\s+(?:sponsor|paid|covered)|sponsor\s+booths?|"
@@ -189,8 +192,7 @@ _NEGATIVE = re.compile(
     r"(?:past|previous|former)\s+sponsors?|(?:want|like|love)\s+to\s+sponsor|"
     r"looking\s+for\s+(?:a\s+)?sponsors?|sponsors?\s+(?:it|the\s+pep|a\s+pep)\b|"
     r"(?:pep|core\s+dev\w*)\s+(?:to\s+)?sponsor|corporate\s+sponsors?|"
-    r"sponsor\s+(?:him|her|them|you|me)\b",
-    _I,
+    r"sponsor\s+(?:him|her|them|you|me)\b"
 )
 _NEGATIVE_NEEDS = (("sponsor", "paid", "covered"),)
 _RELATED = re.compile(
@@ -218,7 +220,8 @@ _KEYWORDS = Keywords(
         "ad –",
         "ad —",
         "keeps this",
-    )
+    ),
+    ONE_PASS,
 )
 _SHOUTOUT = re.compile(r"patreon|patrons?\b|supporters\b|backers\b|members\b|donat", _I)
 _CHAPTER_AD = (
@@ -327,7 +330,7 @@ def find_mentions(d: DocView) -> list[Mention]:
                 continue
             text = block.text[sent.start : sent.end]
             folded = fold(text)
-            if may_match(folded, _NEGATIVE_NEEDS) and _NEGATIVE.search(text):
+            if may_match(folded, _NEGATIVE_NEEDS) and _NEGATIVE.search(text, folded):
                 continue
             out.extend(_triggered(d, bi, block, sent, heard, folded))
             label = _LABEL.match(text) if may_match(folded, _LABEL_NEEDS) else None
@@ -340,7 +343,7 @@ def find_mentions(d: DocView) -> list[Mention]:
             and not _NEGATIVE.search(block.section)
         ):
             for sent in d.sents(bi)[:_ENTRY_SENTENCES]:  # "A: tagline. B: tagline."
-                if not _NEGATIVE.search(block.text, sent.start, sent.end):
+                if not _NEGATIVE.pattern.search(block.text, sent.start, sent.end):
                     out.extend(_entry(d, bi, block, sent.start, sent, "section", 0.85))
     out.extend(_chapter_mentions(d))
     return out
@@ -607,7 +610,7 @@ def _label_matches(link: Link) -> bool:
 
 def _chapter_mentions(d: DocView) -> list[Mention]:
     out: list[Mention] = []
-    for chapter in doc_chapters(d.doc):
+    for chapter in chapters_of(d.doc):
         title = chapter.title.strip()
         for pattern in _CHAPTER_AD:
             m = pattern.match(title)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-from aggregator.extract.text import Keywords, find_all, fold, may_match, word_set
+from aggregator.extract.text import ONE_PASS, Keywords, Lowered, find_all, fold, may_match, word_set
 
 _LEAD = re.compile(
     r"\b(?:(?P<typed>promo(?:tional)?|offer|coupon|discount|voucher|referral|partner)\s+code"
@@ -59,7 +59,7 @@ _URL_KEYS = frozenset(
         "offer_code",
     }
 )
-_OFFER = re.compile(
+_OFFER = Lowered(
     r"(?:\b\d{1,3}\s?%|\b\d{1,3}\s+percent|\b(?:ten|fifteen|twenty|twenty-five|thirty|forty|"
     r"fifty|sixty|seventy|eighty|ninety)\s+percent)\s+off\b[^.;:!?,]{0,40}"
     r"|[$€£]\s?\d[\d,]*(?:\.\d\d)?\s+(?:in\s+)?(?:free\s+)?(?:credits?|off)\b[^.;:!?,]{0,30}"
@@ -70,13 +70,12 @@ _OFFER = re.compile(
     r"|\b(?:\d[\d,]*|[a-z]+)\s+free\s+(?:sends|credits|seats|emails|minutes|hours)\b"
     r"|\b(?:\d[\d,]*|[a-z]+(?:[\s-][a-z]+)?)\s+(?:dollars|euros|pounds|bucks)\s+(?:in\s+|of\s+)?"
     r"(?:free\s+)?(?:credits?|off)\b"
-    r"|\bfree\s+for\s+(?:\d+|[a-z]+)\s+(?:days|weeks|months)\b",
-    re.I,
+    r"|\bfree\s+for\s+(?:\d+|[a-z]+)\s+(?:days|weeks|months)\b"
 )
 
 
 _OFFER_NEEDS = (("off", "free", "extended", "credit"),)  # every offer holds one
-CODE_WORDS = Keywords(("code", "coupon"))  # a text without them states no code
+CODE_WORDS = Keywords(("code", "coupon"), ONE_PASS)  # a text without them states no code
 _OFFER_TAIL = re.compile(r"\s+(?:with|using|when|if|at|by|use|via|to|—|–)\s", re.I)
 
 
@@ -155,8 +154,9 @@ def code_in_url(url: str) -> str | None:
 
 def find_offer(text: str) -> str | None:
     """The first offer phrase ('20% off the first year', '$200 in credit'), if any."""
-    m = _OFFER.search(text) if may_match(fold(text), _OFFER_NEEDS) else None
+    folded = fold(text)
+    m = _OFFER.search(text, folded) if may_match(folded, _OFFER_NEEDS) else None
     if not m:
         return None
-    offer = _OFFER_TAIL.split(m.group(0), maxsplit=1)[0]
+    offer = _OFFER_TAIL.split(text[m.start() : m.end()], maxsplit=1)[0]
     return offer.strip(" ,;:—–-") or None

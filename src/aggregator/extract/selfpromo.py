@@ -16,6 +16,7 @@ from functools import lru_cache
 from aggregator.extract.chapters import chapters_of
 from aggregator.extract.promo import find_codes
 from aggregator.extract.text import (
+    ONE_PASS,
     Keywords,
     any_between,
     clean_url,
@@ -25,7 +26,7 @@ from aggregator.extract.text import (
     may_match,
     sentences,
 )
-from aggregator.model import Chapter, Sponsor
+from aggregator.model import Sponsor
 from aggregator.parse.document import Document
 
 _I = re.I
@@ -227,7 +228,8 @@ _KEYWORDS = Keywords(
         "by our listeners",
         "on patreon",
         "buy us",
-    )
+    ),
+    ONE_PASS,
 )
 _HOST_LABELS = frozenset({"host", "cohost", "presenter", "interviewer", "moderator", "narrator"})
 _AD_CHAPTER = re.compile(r"\b(?:ad|advert|sponsor)\b", _I)
@@ -245,20 +247,6 @@ def is_self_promo_text(text: str) -> bool:
         may_match(folded, needs) and rule.search(text)
         for rule, needs in zip(_RULES, _RULE_NEEDS, strict=True)
     )
-
-
-_last_chapters: list[tuple[Document, tuple[Chapter, ...]]] = []
-
-
-def doc_chapters(doc: Document) -> tuple[Chapter, ...]:
-    """``chapters_of``, remembered for the last document: the sponsor and self-promotion
-    stages both read the chapters of the same episode, one after the other."""
-    last = _last_chapters[0] if _last_chapters else None
-    if last is not None and last[0] is doc:
-        return last[1]
-    found = chapters_of(doc)
-    _last_chapters[:] = [(doc, found)]
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +314,7 @@ def find_self_promo(
                         codes[0].code if codes else None,
                     )
                 )
-    for chapter in doc_chapters(doc):
+    for chapter in chapters_of(doc):
         if _AD_CHAPTER.search(chapter.title) and show and _names_show(chapter.title, show):
             hits.append(_Hit(show, None, chapter.title, None))
     return _merge(hits)

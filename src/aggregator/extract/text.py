@@ -142,50 +142,152 @@ def _anchor(needle: str) -> int:
     return max(range(len(needle)), key=lambda i: (_rarity(needle[i]), -i))
 
 
-class Keywords:
-    """Needles looked for in every block of a document, most of which holds none.
+def _overlaps(found: str, hidden: str) -> Iterator[int]:
+    """Where ``hidden`` may start (from the start of ``found``) with its rarest character
+    inside an occurrence of ``found``: the places a scan that consumed ``found`` skips."""
+    at = _anchor(hidden)
+    for shift in range(-at, len(found) - at):
+        lo, hi = max(0, shift), min(len(found), shift + len(hidden))
+        if found[lo:hi] == hidden[lo - shift : hi - shift]:
+            yield shift
 
-    One pattern finds them all in one pass: it is tried only where some needle's rarest
-    character stands, and each alternative there first checks the characters after it,
-    so prose costs about one test per character instead of one scan per needle.
+
+class KeywordGroup:
+    """Keywords found together: one pass over a document answers all of them.
+
+    The pattern is tried only where some needle's rarest character stands, and each
+    alternative there first checks the characters after it, so prose costs about one
+    test per character instead of one scan per needle. The last texts read are
+    remembered, so stages that read one document in turn share that pass.
     """
 
-    def __init__(self, needles: Sequence[str]) -> None:
-        self.needles = tuple(needles)
+    def __init__(self) -> None:
+        self._sets: list[Keywords] = []
+        self._scan: _Scan | None = None
+        self._last: tuple[tuple[str, ...], dict[Keywords, list[list[int]]]] = ((), {})
+
+    def add(self, keywords: Keywords) -> None:
+        self._sets.append(keywords)
+        self._scan = None
+
+    def find_all_in(self, keywords: Keywords, texts: Sequence[str]) -> list[list[int]]:
+        """``Keywords.find_all_in`` for one member of the group."""
+        texts = tuple(texts)
+        last_texts, found = self._last  # one read: another thread may replace it
+        if texts != last_texts or keywords not in found:
+            found = self._find(texts)
+            self._last = (texts, found)
+        return found[keywords]
+
+    def _find(self, texts: tuple[str, ...]) -> dict[Keywords, list[list[int]]]:
+        lows = [t.lower() for t in texts]
+        if sum(map(len, lows)) != sum(map(len, texts)):  # 'İ' lowers to two characters
+            return {kw: _find_all_lowered(lows, kw.needles) for kw in self._sets}
+        if self._scan is None:
+            self._scan = _Scan(self._sets)
+        out = self._scan.run(lows)
+        return {kw: out[i] for i, kw in enumerate(self._sets)}
+
+
+class _Scan:
+    """The one pattern of a group, and for each needle the others its match may hide."""
+
+    def __init__(self, sets: Sequence[Keywords]) -> None:
+        self.sets = len(sets)
+        needles = list(dict.fromkeys(n for kw in sets for n in kw.needles))
+        owners = {n: frozenset(i for i, kw in enumerate(sets) if n in kw.needles) for n in needles}
         by_anchor: dict[str, list[str]] = {}
-        for needle in self.needles:
+        for needle in needles:
             by_anchor.setdefault(needle[_anchor(needle)], []).append(needle)
         branches: list[str] = []
-        lengths = [0]  # by group: each alternative ends in an empty group of its own
+        # by group: each alternative ends in an empty group of its own
+        self.needles: list[tuple[int, frozenset[int], tuple[tuple[str, int, frozenset[int]], ...]]]
+        self.needles = [(0, frozenset(), ())]
         for ch, group in by_anchor.items():
             alts = []
             for needle in group:
                 at = _anchor(needle)
                 behind = f"(?<={re.escape(needle)})" if at else ""
                 alts.append(f"{re.escape(needle[at + 1 :])}{behind}()")
-                lengths.append(len(needle))
+                hidden = tuple(
+                    (other, shift, owners[other] - owners[needle])
+                    for other in needles
+                    if owners[other] - owners[needle]
+                    for shift in _overlaps(needle, other)
+                )
+                self.needles.append((len(needle), owners[needle], hidden))
             branches.append(f"{re.escape(ch)}(?:{'|'.join(alts)})")
-        self._lengths = tuple(lengths)
-        self._pattern = re.compile("|".join(branches))
+        self.pattern = re.compile("|".join(branches))
 
-    def find_all_in(self, texts: Sequence[str]) -> list[list[int]]:
-        """Sorted offsets where needles start in each lowered text. An occurrence that
-        overlaps a found one may be left out: no needle holds a sentence break, so the
-        sentences holding a needle are those holding an offset."""
-        lows = [t.lower() for t in texts]
-        if sum(map(len, lows)) != sum(map(len, texts)):  # 'İ' lowers to two characters
-            return _find_all_lowered(lows, self.needles)
+    def run(self, lows: Sequence[str]) -> list[list[list[int]]]:
+        """Per member of the group, per text, the sorted offsets where its needles start.
+        A needle of a member overlapping a found one of the same member may be left out:
+        no needle holds a sentence break, so the sentences holding a needle are those
+        holding an offset. Those of other members are looked for where the match was."""
         starts: list[int] = []
         pos = 0
         for low in lows:
             starts.append(pos)
             pos += len(low) + 1
-        out: list[list[int]] = [[] for _ in lows]
-        for m in self._pattern.finditer("\0".join(lows)):
-            at = m.end() - self._lengths[m.lastindex or 0]
+        joined = "\0".join(lows)
+        out: list[list[list[int]]] = [[[] for _ in lows] for _ in range(self.sets)]
+        for m in self.pattern.finditer(joined):
+            length, owners, hidden = self.needles[m.lastindex or 0]
+            at = m.end() - length
             i = bisect_right(starts, at) - 1
-            out[i].append(at - starts[i])
+            for owner in owners:
+                out[owner][i].append(at - starts[i])
+            for other, shift, others in hidden:
+                if at + shift >= 0 and joined.startswith(other, at + shift):
+                    j = bisect_right(starts, at + shift) - 1
+                    for owner in others:
+                        out[owner][j].append(at + shift - starts[j])
+        for per_text in out:
+            for found in per_text:
+                found.sort()
         return out
+
+
+# the sponsor, self-promotion and promo code stages read each document in turn
+ONE_PASS = KeywordGroup()
+
+
+class Keywords:
+    """Needles looked for in every block of a document, most of which holds none; found
+    in one pass with the other members of ``group`` (a group of its own by default)."""
+
+    def __init__(self, needles: Sequence[str], group: KeywordGroup | None = None) -> None:
+        self.needles = tuple(needles)
+        self._group = group or KeywordGroup()
+        self._group.add(self)
+
+    def find_all_in(self, texts: Sequence[str]) -> list[list[int]]:
+        """Sorted offsets where needles start in each lowered text. An occurrence that
+        overlaps a found one may be left out: no needle holds a sentence break, so the
+        sentences holding a needle are those holding an offset."""
+        return self._group.find_all_in(self, texts)
+
+
+class Lowered:
+    """A case-insensitive pattern that reads ASCII text lower-cased, without ``re.I``.
+
+    Under ``re.I`` the engine enters every alternative at every position; on lower-cased
+    text the same pattern rejects most positions on their first character, several times
+    faster over a long alternation. For ASCII text both find the same spans.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        if re.search(r"[A-Z]|\(\?-i", re.sub(r"\\.", "", pattern)):
+            raise ValueError("the pattern must be lower-case and case-insensitive throughout")
+        self.pattern = re.compile(pattern, re.I)
+        self._lower = re.compile(pattern)
+
+    def search(self, text: str, low: str | None = None) -> re.Match[str] | None:
+        """The first match; for ASCII text it is a match in ``low`` (``text.lower()``,
+        computed when not given), so read its span, not its groups."""
+        if text.isascii():
+            return self._lower.search(text.lower() if low is None else low)
+        return self.pattern.search(text)
 
 
 def fold(text: str) -> str:
