@@ -109,13 +109,18 @@ def find_all_in(texts: Sequence[str], needles: Sequence[str]) -> list[list[int]]
     return _find_all_lowered([t.lower() for t in texts], needles)
 
 
-def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
+def _joined(lows: Sequence[str]) -> tuple[list[int], str]:
+    """The texts joined by NULs (no needle holds one) and where each starts in the join."""
     starts: list[int] = []
     pos = 0
     for low in lows:
         starts.append(pos)
         pos += len(low) + 1
-    joined = "\0".join(lows)
+    return starts, "\0".join(lows)
+
+
+def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
+    starts, joined = _joined(lows)
     out: list[list[int]] = [[] for _ in lows]
     for needle in needles:
         at = joined.find(needle)
@@ -224,12 +229,7 @@ class _Scan:
         A needle of a member overlapping a found one of the same member may be left out:
         no needle holds a sentence break, so the sentences holding a needle are those
         holding an offset. Those of other members are looked for where the match was."""
-        starts: list[int] = []
-        pos = 0
-        for low in lows:
-            starts.append(pos)
-            pos += len(low) + 1
-        joined = "\0".join(lows)
+        starts, joined = _joined(lows)
         out: list[list[list[int]]] = [[[] for _ in lows] for _ in range(self.sets)]
         for m in self.pattern.finditer(joined):
             length, owners, hidden = self.needles[m.lastindex or 0]
