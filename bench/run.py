@@ -151,7 +151,7 @@ def measure(args: list[str], *, timeout: float = 7200) -> dict[str, Any]:
 # ---------------------------------------------------------------- in-process timings
 
 
-def _best(fn: Callable[[], object], runs: int = 3) -> float:
+def best(fn: Callable[[], object], runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -175,14 +175,14 @@ def parse_costs(seed: int, count: int) -> dict[str, float]:
         before = feedgen.feed(seed, i)
         after = feedgen.feed(seed, i, extra=1)
         first = read_feed(before, "Show", url, kind, registry, None)
-        whole.append(_best(lambda a=after: read_feed(a, "Show", url, kind, registry, None), 1))
-        parse.append(_best(lambda a=after: parse_feed(a, show="Show", base_url=url), 1))
+        whole.append(best(lambda a=after: read_feed(a, "Show", url, kind, registry, None), 1))
+        parse.append(best(lambda a=after: parse_feed(a, show="Show", base_url=url), 1))
         part.append(
-            _best(lambda a=after, f=first: read_feed(a, "Show", url, kind, registry, f.index))
+            best(lambda a=after, f=first: read_feed(a, "Show", url, kind, registry, f.index))
         )
-        scan.append(_best(lambda a=after: scan_items(a)))
+        scan.append(best(lambda a=after: scan_items(a)))
     parsed = parse_feed(feedgen.feed(seed, 0), show="Show", base_url=url)
-    enrich = _best(lambda: [enrich_episode(e, registry=registry) for e in parsed.episodes], 1)
+    enrich = best(lambda: [enrich_episode(e, registry=registry) for e in parsed.episodes], 1)
     return {
         "whole_seconds": statistics.median(whole),
         "parse_only_seconds": statistics.median(parse),
@@ -196,7 +196,7 @@ def transcript_cost(seed: int) -> dict[str, float]:
     from aggregator.extract import extract_document
 
     data = feedgen.transcript(seed)
-    seconds = _best(lambda: extract_document(data, filename="episode.vtt"), 5)
+    seconds = best(lambda: extract_document(data, filename="episode.vtt"), 5)
     found = extract_document(data, filename="episode.vtt")[0]
     return {"bytes": len(data), "seconds": seconds, "sponsors": len(found.sponsors)}
 

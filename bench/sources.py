@@ -13,22 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from aggregator.store import Store
 from bench.daemon import EPOCH, settings
-
-
-def _best(fn: Callable[[], object], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times) * 1000
+from bench.run import best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             since = EPOCH - timedelta(minutes=15)
             result = {
                 "sources": a.sources,
-                "all_sources_ms": _best(store.all_sources),
-                "source_health_ms": _best(lambda: store.source_health(since)),
-                "feed_urls_ms": _best(store.feed_urls),
+                "all_sources_ms": best(store.all_sources, 5) * 1000,
+                "source_health_ms": best(lambda: store.source_health(since), 5) * 1000,
+                "feed_urls_ms": best(store.feed_urls, 5) * 1000,
             }
         finally:
             store.close()
