@@ -17,7 +17,7 @@ from aggregator.extract.text import (
     Keywords,
     Lowered,
     clean_url,
-    find_all_in,
+    find_all,
     text_domains,
     texts_with_domains,
 )
@@ -286,7 +286,7 @@ _TEXTS = [
 
 def test_keywords_mark_the_texts_a_plain_search_finds_needles_in():
     got = Keywords(_NEEDLES).find_all_in(_TEXTS)
-    want = find_all_in(_TEXTS, _NEEDLES)
+    want = [find_all(text, _NEEDLES) for text in _TEXTS]
     assert got[0] == [14]
     assert got[1] == [] and got[4] == []
     assert [bool(g) for g in got] == [bool(w) for w in want]

@@ -102,13 +102,6 @@ def find_all(text: str, needles: Sequence[str]) -> list[int]:
     return found
 
 
-def find_all_in(texts: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
-    """``find_all`` of each text, searching all of them at once: one scan per needle over
-    the joined texts instead of one per needle and text (needles never hold NUL, so no
-    match spans two texts)."""
-    return _find_all_lowered([t.lower() for t in texts], needles)
-
-
 def _joined(lows: Sequence[str]) -> tuple[list[int], str]:
     """The texts joined by NULs (no needle holds one) and where each starts in the join."""
     starts: list[int] = []
@@ -120,6 +113,8 @@ def _joined(lows: Sequence[str]) -> tuple[list[int], str]:
 
 
 def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
+    """Every needle's offsets in each lowered text, one scan per needle over the join: the
+    way for texts whose lowering changes their length, which the keyword pattern cannot read."""
     starts, joined = _joined(lows)
     out: list[list[int]] = [[] for _ in lows]
     for needle in needles:
