@@ -7,7 +7,6 @@ sanitiser and relative-URI resolution are off (60 % of its time); ``sanitize`` d
 
 from __future__ import annotations
 
-import codecs
 import html
 import io
 import logging
@@ -28,7 +27,7 @@ from aggregator.model import Enclosure, Episode, FeedInfo, ParsedFeed, ParseErro
 from aggregator.normalise import normalise, to_utc
 from aggregator.parse.chapters import parse_chapters_json
 from aggregator.parse.entities import declares_entities, without_entities
-from aggregator.parse.feed_xml import Extras, XmlView, read_xml
+from aggregator.parse.feed_xml import BOMS, Extras, XmlView, charset_of, read_xml
 from aggregator.parse.rss import RawFeed, read_rss
 from aggregator.sanitize import clean_text, html_to_text, http_url, links_in, sanitize_html, shorten
 
@@ -44,8 +43,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 4000  # the whole description in practice: extraction reads it, renderers shorten
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -204,10 +201,8 @@ def _xml_content_type(content_type: str | None, data: bytes) -> str:
     assumes ISO-8859-1, for text/xml without a charset US-ASCII (RFC 3023, which no reader
     follows), and it flags every feed served as text/html or octet-stream; all noise.
     A byte-order mark outranks the server's label, as it does in browsers."""
-    if data.startswith(_BOMS):
-        return "application/xml"
-    match = _CHARSET.search(content_type or "")
-    return f"application/xml; charset={match.group(1)}" if match else "application/xml"
+    charset = None if data.startswith(BOMS) else charset_of(content_type)
+    return f"application/xml; charset={charset}" if charset else "application/xml"
 
 
 def _bozo(exc: object) -> str:

@@ -7,7 +7,9 @@ episode's identity when the feed moves) and the exact itunes:explicit/author/ima
 
 from __future__ import annotations
 
+import codecs
 import functools
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -27,6 +29,8 @@ ITUNES_NS = frozenset({"http://www.itunes.com/dtds/podcast-1.0.dtd"})
 PSC_NS = frozenset({"http://podlove.org/simple-chapters"})
 ATOM_NS = frozenset({"http://www.w3.org/2005/atom", "http://purl.org/atom/ns#"})
 
+BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 # Best first: formats we can read with timestamps, then text.
 TRANSCRIPT_TYPES = (
     "text/vtt",
@@ -107,9 +111,9 @@ def parse_xml(data: bytes, *, encoding: str | None = None, recover: bool) -> etr
 
 def view_of(root: etree._Element, base_url: str | None) -> XmlView:
     """What :class:`Extras` holds, for the channel and for every item in document order."""
-    channel = next((c for c in _elements(root) if _local(c.tag) == "channel"), root)
+    channel = next((c for c in _elements(root) if local_name(c.tag) == "channel"), root)
     return XmlView(
-        root=_local(root.tag),
+        root=local_name(root.tag),
         channel=_extras(channel, base_url),
         items=tuple(_extras(item, base_url) for item in items_of(root)),
     )
@@ -119,14 +123,20 @@ def _elements(parent: etree._Element) -> list[etree._Element]:
     return [c for c in parent if isinstance(c.tag, str)]
 
 
-def _local(tag: str) -> str:
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of an HTTP content type, as given."""
+    match = _CHARSET.search(content_type or "")
+    return match.group(1) if match else None
+
+
+def local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
 @functools.lru_cache(maxsize=4096)
 def _name_ns(tag: str) -> tuple[str, str]:
     """Local name and namespace: a feed has few distinct tags and many elements."""
-    return _local(tag), _ns(tag)
+    return local_name(tag), _ns(tag)
 
 
 def _ns(tag: str) -> str:
@@ -137,11 +147,11 @@ def items_of(root: etree._Element) -> list[etree._Element]:
     """Items and entries in document order: RSS 2 inside channel, RSS 1 and Atom under root."""
     found = []
     for child in _elements(root):
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name in ("item", "entry"):
             found.append(child)
         elif name == "channel":
-            found.extend(c for c in _elements(child) if _local(c.tag) in ("item", "entry"))
+            found.extend(c for c in _elements(child) if local_name(c.tag) in ("item", "entry"))
     return found
 
 
@@ -215,7 +225,7 @@ def _person(el: etree._Element) -> Person | None:
 def _psc_chapters(el: etree._Element, base_url: str | None) -> list[Chapter]:
     found = []
     for child in _elements(el):
-        if _local(child.tag) != "chapter":
+        if local_name(child.tag) != "chapter":
             continue
         start = parse_timestamp(child.get("start"))
         title = clean_text(child.get("title") or "")

@@ -13,7 +13,6 @@ feedparser reads the whole document.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import functools
 import io
@@ -31,13 +30,19 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
-from aggregator.parse.feed_xml import XmlView, items_of, parse_xml, view_of
+from aggregator.parse.feed_xml import (
+    BOMS,
+    XmlView,
+    charset_of,
+    items_of,
+    local_name,
+    parse_xml,
+    view_of,
+)
 
 __all__ = ["RawFeed", "read_rss"]
 
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _DECLARED = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _UTF8 = frozenset({"utf-8"})
 _NAMESPACES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
 _QUERY_ENTITY = re.compile("&([A-Za-z0-9_]+);")
@@ -133,7 +138,7 @@ class RawFeed:
 def read_rss(data: bytes, headers: Mapping[str, str], base_url: str | None) -> RawFeed | None:
     """The feed when it is plain RSS 2.0 this module reads exactly as feedparser does;
     None otherwise. ``headers`` are what feedparser would be given."""
-    if data.startswith(_BOMS) or not _utf8(data, headers.get("content-type", "")):
+    if data.startswith(BOMS) or not _utf8(data, headers.get("content-type", "")):
         return None
     root = parse_xml(data, recover=False)
     if root is None:
@@ -156,9 +161,9 @@ def read_rss(data: bytes, headers: Mapping[str, str], base_url: str | None) -> R
 
 def _utf8(data: bytes, content_type: str) -> bool:
     """UTF-8 by the HTTP charset and the XML declaration, so both parsers read the same text."""
-    charset = _CHARSET.search(content_type)
+    charset = charset_of(content_type)
     declared = _DECLARED.match(data[:256])
-    return (charset is None or charset.group(1).lower() in _UTF8) and (
+    return (charset is None or charset.lower() in _UTF8) and (
         declared is None or declared.group(1).decode("ascii", "replace").lower() in _UTF8
     )
 
@@ -186,13 +191,9 @@ def _plain_rss(root: etree._Element, data: bytes) -> etree._Element:
             continue
         if child.tag == "item":
             seen_item = True
-        elif seen_item or _local(child.tag).lower() in ("item", "entry"):
+        elif seen_item or local_name(child.tag).lower() in ("item", "entry"):
             raise _Decline
     return channel
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
 
 
 def _item_base(content_location: str) -> str:
