@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.extract import extract_document, people
-from aggregator.extract.text import may_match
+from aggregator.extract.text import Joined, may_match
 from aggregator.model import ParseError
 from aggregator.parse import html as html_reader
 from aggregator.parse.html import read_html
@@ -236,8 +236,12 @@ def test_guest_gates_admit_every_match(
 @given(
     st.lists(st.text(alphabet="ab \n", max_size=8), max_size=6), st.sampled_from(["a", "ab", "b a"])
 )
-def test_hits_are_the_texts_holding_the_word(texts: list[str], word: str) -> None:
-    assert people._Hits(texts).holding([word]) == {i for i, t in enumerate(texts) if word in t}
+def test_joined_texts_holding_a_word_are_those_holding_it_alone(
+    texts: list[str], word: str
+) -> None:
+    want = {i for i, t in enumerate(texts) if word in t}
+    assert Joined(texts, "\n").holding([word]) == want
+    assert Joined(texts).holding([word]) == want
 
 
 pieces = st.lists(

@@ -11,13 +11,11 @@ never guests.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 from aggregator.extract.names import names_list, person_at, person_before
-from aggregator.extract.text import fold, key, may_match, sentences
+from aggregator.extract.text import Joined, fold, key, may_match, sentences
 from aggregator.model import Person
 from aggregator.parse.document import Block, Document
 
@@ -234,40 +232,20 @@ def _blocks(doc: Document) -> Iterable[tuple[Block, str]]:
         yield block, text
 
 
-class _Hits:
-    """Which of several texts hold a word: one search of them all (joined) per word, as
-    most words are in none of them. Words never hold a line break."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = texts
-        self._joined = "\n".join(texts)
-        self._starts = list(accumulate((len(t) + 1 for t in texts), initial=0))
-
-    def holding(self, words: Iterable[str]) -> set[int]:
-        """Indexes of the texts holding any of the words."""
-        out: set[int] = set()
-        for word in words:
-            at = self._joined.find(word)
-            while at >= 0:
-                i = bisect_right(self._starts, at) - 1
-                out.add(i)
-                at = self._joined.find(word, self._starts[i + 1])
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class _Read:
     """The blocks read for people (``_blocks``), with the blocks each gate word is in."""
 
     blocks: list[tuple[Block, str]]
-    lows: _Hits  # the texts lower-cased
-    plains: _Hits  # the texts as ``_plain``
+    lows: Joined  # the texts lower-cased
+    plains: Joined  # the texts as ``_plain``
 
     @classmethod
     def of(cls, doc: Document) -> _Read:
         blocks = list(_blocks(doc))
         texts = [text for _, text in blocks]
-        return cls(blocks, _Hits([t.lower() for t in texts]), _Hits([_plain(t) for t in texts]))
+        lows = Joined([t.lower() for t in texts], "\n")
+        return cls(blocks, lows, Joined([_plain(t) for t in texts], "\n"))
 
 
 def _hosts_from_text(read: _Read, found: _People) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -102,27 +102,51 @@ def find_all(text: str, needles: Sequence[str]) -> list[int]:
     return found
 
 
-def _joined(lows: Sequence[str]) -> tuple[list[int], str]:
-    """The texts joined by NULs (no needle holds one) and where each starts in the join."""
-    starts: list[int] = []
-    pos = 0
-    for low in lows:
-        starts.append(pos)
-        pos += len(low) + 1
-    return starts, "\0".join(lows)
+class Joined:
+    """Texts searched as one string, joined by ``sep`` (which no needle or match holds):
+    one scan of the join instead of one per text, as most needles are in none of them."""
+
+    __slots__ = ("joined", "starts", "texts")
+
+    def __init__(self, texts: Sequence[str], sep: str = "\0") -> None:
+        self.texts = texts
+        self.joined = sep.join(texts)
+        self.starts: list[int] = []
+        pos = 0
+        for text in texts:
+            self.starts.append(pos)
+            pos += len(text) + len(sep)
+
+    def at(self, pos: int) -> tuple[int, int]:
+        """Which text a position of the join is in, and where in that text."""
+        i = bisect_right(self.starts, pos) - 1
+        return i, pos - self.starts[i]
+
+    def holding(self, words: Iterable[str]) -> set[int]:
+        """Indexes of the texts holding any of the words."""
+        out: set[int] = set()
+        for word in words:
+            at = self.joined.find(word)
+            while at >= 0:
+                i = self.at(at)[0]
+                out.add(i)
+                if i + 1 == len(self.starts):
+                    break
+                at = self.joined.find(word, self.starts[i + 1])
+        return out
 
 
 def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
     """Every needle's offsets in each lowered text, one scan per needle over the join: the
     way for texts whose lowering changes their length, which the keyword pattern cannot read."""
-    starts, joined = _joined(lows)
+    join = Joined(lows)
     out: list[list[int]] = [[] for _ in lows]
     for needle in needles:
-        at = joined.find(needle)
+        at = join.joined.find(needle)
         while at >= 0:
-            i = bisect_right(starts, at) - 1
-            out[i].append(at - starts[i])
-            at = joined.find(needle, at + 1)
+            i, offset = join.at(at)
+            out[i].append(offset)
+            at = join.joined.find(needle, at + 1)
     for found in out:
         found.sort()
     return out
@@ -224,19 +248,19 @@ class _Scan:
         A needle of a member overlapping a found one of the same member may be left out:
         no needle holds a sentence break, so the sentences holding a needle are those
         holding an offset. Those of other members are looked for where the match was."""
-        starts, joined = _joined(lows)
+        join = Joined(lows)
         out: list[list[list[int]]] = [[[] for _ in lows] for _ in range(self.sets)]
-        for m in self.pattern.finditer(joined):
+        for m in self.pattern.finditer(join.joined):
             length, owners, hidden = self.needles[m.lastindex or 0]
             at = m.end() - length
-            i = bisect_right(starts, at) - 1
+            i, offset = join.at(at)
             for owner in owners:
-                out[owner][i].append(at - starts[i])
+                out[owner][i].append(offset)
             for other, shift, others in hidden:
-                if at + shift >= 0 and joined.startswith(other, at + shift):
-                    j = bisect_right(starts, at + shift) - 1
+                if at + shift >= 0 and join.joined.startswith(other, at + shift):
+                    j, offset = join.at(at + shift)
                     for owner in others:
-                        out[owner][j].append(at + shift - starts[j])
+                        out[owner][j].append(offset)
         for per_text in out:
             for found in per_text:
                 found.sort()
@@ -438,14 +462,9 @@ def texts_with_domains(texts: Sequence[str]) -> set[int]:
     """Indices of the texts ``text_domains`` may find something in (a written TLD or a
     spoken ' dot '), from one pass over them all instead of one per text: no match of
     either spans a line break."""
-    joined = "\n".join(texts)
-    starts: list[int] = []
-    pos = 0
-    for text in texts:
-        starts.append(pos)
-        pos += len(text) + 1
-    found = {bisect_right(starts, m.start()) - 1 for m in _TLD_DOT.finditer(joined)}
-    if " dot " in joined.lower():
+    join = Joined(texts, "\n")
+    found = {join.at(m.start())[0] for m in _TLD_DOT.finditer(join.joined)}
+    if " dot " in join.joined.lower():
         found.update(i for i, text in enumerate(texts) if " dot " in text.lower())
     return found
 
