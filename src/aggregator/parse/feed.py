@@ -8,7 +8,6 @@ sanitiser and relative-URI resolution are off (60 % of its time); ``sanitize`` d
 from __future__ import annotations
 
 import html
-import io
 import logging
 import re
 import time
@@ -28,7 +27,7 @@ from aggregator.normalise import normalise, to_utc
 from aggregator.parse.chapters import parse_chapters_json
 from aggregator.parse.entities import declares_entities, without_entities
 from aggregator.parse.feed_xml import BOMS, Extras, XmlView, charset_of, read_xml
-from aggregator.parse.rss import RawFeed, read_rss
+from aggregator.parse.rss import RawFeed, feedparser_read, read_rss
 from aggregator.sanitize import clean_text, html_to_text, http_url, links_in, sanitize_html, shorten
 
 # parse_chapters_json: the JSON that podcast:chapters points at
@@ -164,12 +163,7 @@ def _read_with_feedparser(
     data: bytes, headers: dict[str, str], base_url: str | None, warnings: list[str]
 ) -> RawFeed:
     try:
-        result = feedparser.parse(
-            io.BytesIO(data),
-            response_headers=headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+        result = feedparser_read(data, headers)
     except Exception as exc:  # feedparser's failure modes on hostile bytes are open-ended
         raise ParseError(f"unreadable feed: {exc.__class__.__name__}: {exc}") from exc
     if result.get("bozo"):

@@ -40,7 +40,7 @@ from aggregator.parse.feed_xml import (
     view_of,
 )
 
-__all__ = ["RawFeed", "read_rss"]
+__all__ = ["RawFeed", "feedparser_read", "read_rss"]
 
 _DECLARED = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8 = frozenset({"utf-8"})
@@ -496,6 +496,17 @@ def _unhandled(key: str) -> bool:
     )
 
 
+def feedparser_read(data: bytes, headers: Mapping[str, str]) -> Any:
+    """feedparser on bytes, as this project uses it: its sanitiser and relative-URI
+    resolution off (``sanitize`` does both), the HTTP headers given."""
+    return feedparser.parse(
+        io.BytesIO(data),
+        response_headers=dict(headers),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+
+
 def _read_channel(
     root: etree._Element, items: list[etree._Element], headers: Mapping[str, str]
 ) -> Mapping[str, Any] | None:
@@ -507,12 +518,7 @@ def _read_channel(
         if parent is not None:
             parent.remove(item)
     skeleton = etree.tostring(root, encoding="utf-8", xml_declaration=True)
-    result = feedparser.parse(
-        io.BytesIO(skeleton),
-        response_headers=dict(headers),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    result = feedparser_read(skeleton, headers)
     if result.get("bozo") or result.get("entries"):
         return None
     return result
