@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 # SQLite transactions opened through this engine take the write lock at BEGIN, so a
 # read-then-write transaction waits for busy_timeout instead of failing with "database
@@ -46,7 +48,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # Hand transaction control to SQLAlchemy (see the "begin" hook below).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -62,3 +64,21 @@ def _sqlite_engine(url: URL) -> Engine:
 
 def url_for_logs(url: str) -> str:
     return database_url(url).render_as_string(hide_password=True)
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_locked),
+    stop=stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+    wait=wait_random(0.01, 0.1),
+    reraise=True,
+)
+def _use_wal(cur: sqlite3.Cursor) -> None:
+    """Switching a new database file to WAL needs it to itself, and SQLite answers "locked"
+    at once rather than wait when two connections race for that (a daemon and a CLI
+    command opening a fresh state directory together): try again until the busy timeout.
+    Once the file is in WAL mode the pragma only reads it."""
+    cur.execute("PRAGMA journal_mode=WAL")
