@@ -1,5 +1,5 @@
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +12,9 @@ from aggregator.config import load_settings
 from aggregator.extract import SponsorRegistry
 from aggregator.fetch import Fetcher
 from aggregator.schedule import MAX_BACKOFF, Bounds, median_gap, next_check, posting_interval
-from aggregator.store import SourceState, Store
+from aggregator.store import NotModified, SourceState, Store
 from aggregator.update import PollOutcome, Updater
+from aggregator.writebatch import WriteBatch
 from feedgen import SHOWS, render_feed
 from httpserver import HttpServer
 from support import closed_port
@@ -102,10 +103,10 @@ class FakeClock:
 class Harness:
     """One Updater wired as the daemon wires it, with time under the test's control."""
 
-    def __init__(self, tmp_path: Path, feeds: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, feeds: dict[str, str], extra: str = "") -> None:
         self.clock = FakeClock(NOW)
         self.cfg = tmp_path / "feeds.yaml"
-        self.write_config(feeds)
+        self.write_config(feeds, extra)
         self.settings = load_settings(self.cfg)
         self.store = Store(self.settings.database_url)
         self.store.upgrade()
@@ -120,9 +121,11 @@ class Harness:
             rng=random.Random(7),
         )
 
-    def write_config(self, feeds: dict[str, str]) -> None:
+    def write_config(self, feeds: dict[str, str], extra: str = "") -> None:
         entries = "".join(f"  - name: {n}\n    url: {u}\n" for n, u in feeds.items())
-        self.cfg.write_text(f"state_dir: state\nallow_private_addresses: true\nfeeds:\n{entries}")
+        self.cfg.write_text(
+            f"state_dir: state\nallow_private_addresses: true\n{extra}feeds:\n{entries}"
+        )
 
     def source(self, name: str) -> SourceState:
         return next(s for s in self.store.all_sources() if s.name == name)
@@ -136,11 +139,11 @@ class Harness:
 
 
 @pytest.fixture
-async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[[dict[str, str]], Harness]]:
+async def harness_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
-    def make(feeds: dict[str, str]) -> Harness:
-        made.append(Harness(tmp_path, feeds))
+    def make(feeds: dict[str, str], extra: str = "") -> Harness:
+        made.append(Harness(tmp_path, feeds, extra))
         return made[-1]
 
     yield make
@@ -331,3 +334,28 @@ async def test_one_dead_host_among_live_ones_is_penalised(
     await h.poll("Dead", "Up")
     assert h.source("Dead").consecutive_failures == 1
     assert h.source("Up").consecutive_failures == 0
+
+
+@pytest.mark.anyio
+async def test_a_304_waiting_for_its_batched_write_frees_its_place_for_the_next_fetch(
+    http_server: HttpServer, harness_factory: Callable[..., Harness]
+) -> None:
+    """With one place, the second source's request goes out while the first one's 304 waits
+    for its write, so both land in one transaction (the batch is full at two)."""
+    for path in ("/a.xml", "/b.xml"):
+        http_server.set(path, feed_bytes(), content_type="application/rss+xml")
+    h = harness_factory(
+        {"A": http_server.url("/a.xml"), "B": http_server.url("/b.xml")},
+        "poll:\n  concurrency: 1\n",
+    )
+    assert [o.status for o in await h.poll("A", "B")] == ["added", "added"]
+    batches: list[int] = []
+
+    def write(items: Sequence[NotModified]) -> None:
+        batches.append(len(items))
+        h.store.record_not_modified_many(items)
+
+    h.updater._not_modified = WriteBatch(write, size=2, delay=5)
+    assert [o.status for o in await h.poll("A", "B")] == ["not_modified", "not_modified"]
+    assert batches == [2]
+    assert [h.source(n).last_status for n in ("A", "B")] == [304, 304]

@@ -65,6 +65,31 @@ def bounds_of(settings: Settings) -> Bounds:
     return Bounds(default=p.interval, minimum=p.min_interval, maximum=p.max_interval)
 
 
+class _Slot:
+    """One of ``poll.concurrency`` places, given back at the latest when the poll ends.
+
+    A 304 gives it back early: its batched write waits up to ``WriteBatch``'s delay with
+    nothing of the source in memory, and holding the place would idle the fetcher.
+    """
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self._places = places
+        self._held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self._places.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._places.release()
+
+
 class Updater:
     """Polls sources and keeps the store in step with them."""
 
@@ -151,11 +176,14 @@ class Updater:
         slower than fetching, and bodies fetched ahead of the parsers would only wait in
         memory (a claimed batch of 1 MB feeds is a few hundred MB).
         """
-        async with self._slots():
-            return await self._poll_source(src, deferred)
+        async with _Slot(self._slots()) as slot:
+            return await self._poll_source(src, deferred, slot)
 
     async def _poll_source(
-        self, src: SourceState, deferred: list[tuple[SourceState, FetchError]] | None
+        self,
+        src: SourceState,
+        deferred: list[tuple[SourceState, FetchError]] | None,
+        slot: _Slot,
     ) -> PollOutcome:
         accept = FEED_ACCEPT if src.kind == "feed" else PAGE_ACCEPT
         started = time.monotonic()
@@ -178,7 +206,7 @@ class Updater:
             return replace(outcome, fetch_seconds=spent)
         self._server_answered()
         try:
-            outcome = await self._process(src, result)
+            outcome = await self._process(src, result, slot)
         except Exception as exc:  # a bug or a dead worker must cost one source, not the poll
             log.exception("source crashed the parser source=%s", src.name)
             outcome = await self._failed(src, f"internal error: {exc.__class__.__name__}: {exc}")
@@ -197,7 +225,7 @@ class Updater:
             penalise=penalise,
         )
 
-    async def _process(self, src: SourceState, result: FetchResult) -> PollOutcome:
+    async def _process(self, src: SourceState, result: FetchResult, slot: _Slot) -> PollOutcome:
         now = self.clock()
         if result.not_modified and result.permanent_redirect:
             # Moved, and the new place answers 304 to our validators: keep the new URL.
@@ -215,6 +243,8 @@ class Updater:
             )
             return PollOutcome(src.name, "not_modified")
         if result.not_modified:
+            if not src.follow_pages:
+                slot.release()  # nothing of it is in memory while its batched write waits
             await self._not_modified.add(
                 NotModified(
                     src.id,
