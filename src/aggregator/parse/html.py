@@ -96,6 +96,7 @@ _CONTAINERS = frozenset(
     }
 )
 _CHROME_TAGS = frozenset({"nav", "aside", "footer"})
+_MAYBE_CHROME = _CHROME_TAGS | {"header"}  # chrome for their tag alone, not only their names
 _CHROME_NAME = re.compile(
     r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|sidebar|footer|related|comments?|share|"
     r"sharing|social|breadcrumbs?|cookie|widget|top-?bar|site-header|masthead|pagination|"
@@ -104,7 +105,6 @@ _CHROME_NAME = re.compile(
 )
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_UNCLEAN = re.compile(r"[^\x20-\x7e\n]|  ")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
@@ -112,14 +112,25 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", r
 # every element the walk touches, and nothing here needs lxml.html's element methods.
 _PARSER = etree.HTMLParser()
 _STRING = etree.XPath("string()", smart_strings=False)
-_HAS_ROLE = etree.XPath("descendant-or-self::*[@role]")
+# The elements the page-wide rules read (head, main content, times), found in one pass.
+_LANDMARKS = ("meta", "script", "title", "link", "main", "article", "time")
+# Role values as smart strings, which know their element: three times faster than asking
+# for the elements that have a role.
+_ROLES = etree.XPath("descendant-or-self::*/@role")
 
 
 def clean_ws(text: str) -> str:
     """Collapse runs of spaces (keeping newlines), drop invisible characters."""
-    if not _UNCLEAN.search(text):
+    # Most text has nothing to change, which str's own tests tell several times faster than a
+    # regular expression's scan: ASCII has no invisible characters, and every character
+    # either pattern removes or collapses, bar the single space, fails isprintable.
+    if text.isascii():
+        if not ("  " in text or "\t" in text or "\r" in text or "\f" in text or "\v" in text):
+            return text
+    elif text.isprintable() and "  " not in text:
         return text
-    text = _INVISIBLE.sub("", text)
+    else:
+        text = _INVISIBLE.sub("", text)
     return _WS.sub(" ", text)
 
 
@@ -154,23 +165,27 @@ class _State:
 def read_html(data: bytes | str, *, url: str | None = None, fragment: bool = False) -> Document:
     """Read a whole page (or, with ``fragment``, a feed item's show notes)."""
     text = _XML_DECL.sub("", decode(data))
-    if not text.strip():
+    if not text or text.isspace():
         return Document(kind="html", url=url)
     try:
         root = _fragment(text) if fragment else lxml_html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         log.debug("unreadable HTML (%s): %s", url or "input", exc)
         return Document(kind="html", url=url)
-    meta, jsonld, head_title, canonical = _head(root)
-    main = _main_root(root)
+    found: dict[str, list[Any]] = {}
+    for el in root.iter(*_LANDMARKS):
+        found.setdefault(el.tag, []).append(el)
+    meta, jsonld, head_title, canonical = _head(found)
+    main = _main_root(root, found)
     state = _State()
-    _walk(root, main, state, region="chrome" if main is not None else "main", container=0)
+    region: Region = "chrome" if main is not None else "main"
+    _walk(root, root.tag, main, state, region, container=0)
     blocks = tuple(state.blocks)
     titles = _titles(blocks, meta, jsonld, head_title)
     times = tuple(
         str(t.get("datetime")).strip()
-        for t in (main if main is not None else root).iter("time")
-        if t.get("datetime")
+        for t in found.get("time", ())
+        if t.get("datetime") and (main is None or t is main or main in t.iterancestors())
     )
     return Document(
         kind="html",
@@ -184,30 +199,38 @@ def read_html(data: bytes | str, *, url: str | None = None, fragment: bool = Fal
 
 
 def _fragment(text: str) -> Any:
-    """``lxml.html.fragment_fromstring(text, create_parent="div")`` with :data:`_PARSER`."""
+    """``lxml.html.fragment_fromstring(text, create_parent="div")`` with :data:`_PARSER`, the
+    parsed <body> made that <div> in place: moving its children into a new element adds
+    5-10 % to the parse."""
     parts = lxml_html.fragments_fromstring(text, parser=_PARSER)
-    root = etree.Element("div")
-    if parts and isinstance(parts[0], str):
-        root.text = parts.pop(0)
-    root.extend(parts)
+    lead = parts.pop(0) if parts and isinstance(parts[0], str) else None
+    if not parts:
+        root = etree.Element("div")
+    else:
+        root = parts[0].getparent()
+        root.attrib.clear()
+        root.tag = "div"
+    root.text = lead
     return root
 
 
-def _head(root: Any) -> tuple[dict[str, str], tuple[dict[str, Any], ...], str | None, str | None]:
+def _head(
+    found: dict[str, list[Any]],
+) -> tuple[dict[str, str], tuple[dict[str, Any], ...], str | None, str | None]:
     meta: dict[str, str] = {}
-    for el in root.iter("meta"):
+    for el in found.get("meta", ()):
         key = el.get("property") or el.get("name") or el.get("itemprop")
         content = el.get("content")
         if key and content and key.lower() not in meta:
             meta[key.lower()] = clean_ws(content).strip()
     jsonld: list[dict[str, Any]] = []
-    for el in root.iter("script"):
+    for el in found.get("script", ()):
         if (el.get("type") or "").lower() == "application/ld+json" and el.text:
             jsonld.extend(_jsonld_objects(el.text))
-    title_el = next(iter(root.iter("title")), None)
+    title_el = next(iter(found.get("title", ())), None)
     head_title = clean_ws(_STRING(title_el)).strip() if title_el is not None else None
     canonical = None
-    for el in root.iter("link"):
+    for el in found.get("link", ()):
         if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
             canonical = el.get("href")
             break
@@ -232,77 +255,88 @@ def _jsonld_objects(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def _main_root(root: Any) -> Any | None:
+def _main_root(root: Any, found: dict[str, list[Any]]) -> Any | None:
     """The element holding the episode: <main>, else the only/first <article>."""
     for tag in ("main", "article"):
-        found = [el for el in root.iter(tag) if not _is_chrome(el)]
-        if found:
-            return found[0]
-    for el in _HAS_ROLE(root):
-        if el.get("role").lower() == "main":
-            return el
+        for el in found.get(tag, ()):
+            if not _is_chrome(el, tag):
+                return el
+    for role in _ROLES(root):
+        if role.lower() == "main":
+            return role.getparent()
     return None
 
 
-def _is_chrome(el: Any, inside_main: bool = False) -> bool:
+def _is_chrome(el: Any, tag: str, inside_main: bool = False) -> bool:
     """Navigation, footers, sidebars and related posts. An <aside> within the episode's own
     <article>/<main> is a box of the episode (often its sponsor) unless named as chrome."""
-    tag = el.tag if isinstance(el.tag, str) else ""
-    named = _named_chrome(el.get("class"), el.get("id"), el.get("role"))
     if tag == "aside" and inside_main:
-        return named
+        return _named_chrome(el)
     if tag in _CHROME_TAGS:
         return True
     if tag == "header":
         return not any(True for _ in el.iter("h1"))
-    return named
+    return _named_chrome(el)
 
 
-def _named_chrome(cls: str | None, ident: str | None, role: str | None) -> bool:
+def _named_chrome(el: Any) -> bool:
     """Whether an element's class, id or role names it as chrome."""
+    cls, ident, role = el.get("class"), el.get("id"), el.get("role")
     if not (cls or ident or role):
-        return False  # most elements: no names to read
+        return False
     names = f"{cls or ''} {ident or ''} {role or ''}"
     return bool(names.strip()) and bool(_CHROME_NAME.search(names))
 
 
 def _walk(
-    el: Any, main: Any | None, state: _State, region: Region, container: int, inside: bool = False
+    el: Any,
+    tag: str,
+    main: Any | None,
+    state: _State,
+    region: Region,
+    container: int,
+    inside: bool = False,
 ) -> None:
     """Depth-first over block elements; each element's inline runs become blocks."""
-    tag = el.tag if isinstance(el.tag, str) else ""
     if tag in _SKIP:
         return
     if el is main:
         region, inside = "main", True
-    if (
+    elif (
         region == "main"
+        and (tag in _MAYBE_CHROME or el.keys())  # most elements: no chrome tag, no attributes
         and tag not in ("html", "body")
-        and el is not main
-        and _is_chrome(el, inside)
+        and _is_chrome(el, tag, inside)
     ):
         region = "chrome"
     if tag in _CONTAINERS:
         state.containers += 1
         container = state.containers
+    text = el.text
+    if not len(el):  # a leaf, as most paragraphs and list items are: its text is its run
+        if text:
+            _text_blocks(text, tag, state, region, container)
+        return
     run: list[_Piece] = []
-    if el.text:
-        run.append((el.text, None, False))
+    plain = True  # the run holds only this element's own text and tails so far
+    if text:
+        run.append((text, None, False))
     for child in el:
         ctag = child.tag
-        if not isinstance(ctag, str):
-            ctag = ""
         if ctag in _BLOCK:
             if run:
-                _flush(run, el, state, region, container)
+                _flush(run, plain, tag, state, region, container)
                 run = []
-            _walk(child, main, state, region, container, inside)
-        elif ctag and ctag not in _SKIP:
+                plain = True
+            _walk(child, ctag, main, state, region, container, inside)
+        elif isinstance(ctag, str) and ctag not in _SKIP:  # not a comment
             _inline(child, ctag, run, href=None, strong=False)
+            plain = False
         tail = child.tail
         if tail:
             run.append((tail, None, False))
-    _flush(run, el, state, region, container)
+    if run:
+        _flush(run, plain, tag, state, region, container)
 
 
 def _inline(el: Any, tag: str, run: list[_Piece], href: str | None, strong: bool) -> None:
@@ -311,8 +345,10 @@ def _inline(el: Any, tag: str, run: list[_Piece], href: str | None, strong: bool
     if tag == "br":
         run.append(("\n", None, False))
         return
-    if tag == "a" and el.get("href"):
-        href = el.get("href").strip()
+    if tag == "a":
+        target = el.get("href")
+        if target:
+            href = target.strip()
     if tag in ("strong", "b"):
         strong = True
     if tag in ("td", "th"):
@@ -322,8 +358,9 @@ def _inline(el: Any, tag: str, run: list[_Piece], href: str | None, strong: bool
         if alt and href:
             run.append((alt, href, strong))
         return
-    if el.text:
-        run.append((el.text, href, strong))
+    text = el.text
+    if text:
+        run.append((text, href, strong))
     for child in el:
         ctag = child.tag
         if not isinstance(ctag, str):
@@ -337,25 +374,36 @@ def _inline(el: Any, tag: str, run: list[_Piece], href: str | None, strong: bool
         tail = child.tail
         if tail:
             run.append((tail, href, strong))
-    if tag == "a" and href and not any(p[1] == href for p in run):
+    if tag == "a" and href and not text and not any(p[1] == href for p in run):
         run.append(("", href, strong))
 
 
-def _flush(run: list[_Piece], el: Any, state: _State, region: Region, container: int) -> None:
-    if not run or _blank(run):
+def _flush(
+    run: list[_Piece], plain: bool, tag: str, state: _State, region: Region, container: int
+) -> None:
+    """The run's lines as blocks. A ``plain`` run (no inline element in it: no links, nothing
+    bold) is read as one string; most runs are, and most of those are only whitespace."""
+    if plain:
+        text = run[0][0] if len(run) == 1 else "".join([piece[0] for piece in run])
+        if not text.isspace():
+            _text_blocks(text, tag, state, region, container)
         return
-    kind, level = _kind_of(el)
-    for i, line in enumerate(_lines(run)):
-        block = _block(
-            line, kind if i == 0 or kind != "item" else "para", level, state, region, container
-        )
-        if block is not None:
-            state.blocks.append(block)
+    kind, level = _KINDS.get(tag, _PARA)
+    for line in _lines(run):
+        _block(line, kind, level, state, region, container)
+        if kind == "item":
+            kind = "para"  # a line break ends an item's first line
 
 
-def _blank(run: list[_Piece]) -> bool:
-    """Only whitespace and no link: no block (most runs between block tags are these)."""
-    return all(href is None and not text.strip() for text, href, _ in run)
+def _text_blocks(text: str, tag: str, state: _State, region: Region, container: int) -> None:
+    """The blocks of a run that is one string, with no links and nothing bold in it."""
+    kind, level = _KINDS.get(tag, _PARA)
+    for line in text.split("\n"):
+        body = clean_ws(line).strip()
+        if body:
+            _add(body, (), (), kind, level, state, region, container)
+        if kind == "item":
+            kind = "para"  # a line break ends an item's first line
 
 
 def _lines(run: list[_Piece]) -> list[list[_Piece]]:
@@ -374,58 +422,74 @@ def _lines(run: list[_Piece]) -> list[list[_Piece]]:
     return lines
 
 
-def _kind_of(el: Any) -> tuple[BlockKind, int]:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    if tag in _HEADINGS:
-        return "heading", _HEADINGS[tag]
-    if tag in ("li", "dt", "dd"):
-        return "item", 0
-    if tag == "tr":
-        return "row", 0
-    return "para", 0
-
-
+_KINDS: dict[str, tuple[BlockKind, int]] = {
+    **{tag: ("heading", level) for tag, level in _HEADINGS.items()},
+    "li": ("item", 0),
+    "dt": ("item", 0),
+    "dd": ("item", 0),
+    "tr": ("row", 0),
+}
+_PARA: tuple[BlockKind, int] = ("para", 0)
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u2023\u25e6\u2043\u2219\u00b7]|\d{1,2}[.)])\s+")
 
 
 def _block(
     pieces: list[_Piece], kind: BlockKind, level: int, state: _State, region: Region, container: int
-) -> Block | None:
-    if any(href is not None for _, href, _ in pieces):
-        text, spans, strong = _linked_text(pieces)
-    else:
-        text, spans, strong = _plain_text(pieces), [], _strong(pieces)
-    body = text.strip()
+) -> None:
+    if not any(href is not None for _, href, _ in pieces):
+        body = _plain_text(pieces).strip()
+        if body:
+            _add(body, (), tuple(_strong(pieces)), kind, level, state, region, container)
+        return
+    text, spans, strong = _linked_text(pieces)
+    body = text.lstrip()
+    lead = len(text) - len(body)
     links = []
-    if spans:
-        lead = len(text) - len(text.lstrip())
-        for href, start, end in spans:
-            label = text[start:end].strip()
-            links.append(Link(label, href, start - lead if label else -1))
-    if not body and not links:
-        return None
-    bullet = _BULLET.match(body)
-    if bullet and kind == "para":
-        cut = bullet.end()
-        body = body[cut:]
-        links = [Link(lk.text, lk.href, lk.start - cut if lk.start >= cut else -1) for lk in links]
-        kind = "item"
-    if kind == "para" and _heading_like(body, strong):
-        kind, level = "heading", 6
+    for href, start, end in spans:
+        label = text[start:end].strip()
+        links.append(Link(label, href, start - lead if label else -1))
+    _add(body.rstrip(), tuple(links), tuple(strong), kind, level, state, region, container)
+
+
+def _add(
+    body: str,
+    links: tuple[Link, ...],
+    strong: tuple[str, ...],
+    kind: BlockKind,
+    level: int,
+    state: _State,
+    region: Region,
+    container: int,
+) -> None:
+    """One block: a bullet makes a paragraph an item, a short bold or colon-ended one a
+    heading, and a heading opens the section of the blocks after it."""
+    if kind == "para":
+        bullet = _BULLET.match(body)
+        if bullet:
+            cut = bullet.end()
+            body = body[cut:]
+            links = tuple(
+                Link(lk.text, lk.href, lk.start - cut if lk.start >= cut else -1) for lk in links
+            )
+            kind = "item"
+        elif len(body) <= 60 and _heading_like(body, strong):
+            kind, level = "heading", 6
     if kind == "heading":
         state.section = body.rstrip(":").strip()
         section = None
     else:
         section = state.section
-    return Block(
-        text=body,
-        kind=kind,
-        level=level,
-        links=tuple(links),
-        section=section,
-        region=region,
-        strong=tuple(strong),
-        container=container,
+    state.blocks.append(
+        Block(
+            text=body,
+            kind=kind,
+            level=level,
+            links=links,
+            section=section,
+            region=region,
+            strong=strong,
+            container=container,
+        )
     )
 
 
@@ -450,21 +514,24 @@ def _linked_text(pieces: list[_Piece]) -> tuple[str, list[list[Any]], list[str]]
     strong: list[str] = []
     for piece, href, bold in pieces:
         chunk = clean_ws(piece.replace("\n", " "))
-        if (not text or text.endswith(" ")) and chunk.startswith(" "):
+        if chunk.startswith(" ") and (not text or text.endswith(" ")):
             chunk = chunk[1:]
         if href is not None:
-            lead = len(chunk) - len(chunk.lstrip())
-            if spans and spans[-1][0] == href and spans[-1][2] == len(text):
-                spans[-1][2] = len(text) + len(chunk)
+            start = len(text)
+            end = start + len(chunk)
+            if spans and spans[-1][0] == href and spans[-1][2] == start:
+                spans[-1][2] = end
             else:
-                spans.append([href, len(text) + lead, len(text) + len(chunk)])
-        if bold and chunk.strip():
-            strong.append(chunk.strip())
+                spans.append([href, end - len(chunk.lstrip()), end])
+        if bold:
+            words = chunk.strip()
+            if words:
+                strong.append(words)
         text += chunk
     return text, spans, strong
 
 
-def _heading_like(text: str, strong: list[str]) -> bool:
+def _heading_like(text: str, strong: tuple[str, ...]) -> bool:
     """A short paragraph that is all bold, or a short label ending in a colon."""
     if not text or len(text) > 60:
         return False
