@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from aggregator.config import Settings
 from aggregator.model import Episode, FeedInfo
-from aggregator.store import SourceState, Store
+from aggregator.store import NotModified, SourceState, Store
 from aggregator.store import tables as t
 from racing import race
 
@@ -323,3 +325,35 @@ def test_source_health_counts_active_sources_and_lists_recent_successes(store: S
     assert (health.active, health.muted, health.failing) == (2, 1, 0)
     assert health.successes == (("Alpha", NOW),)
     assert store.feed_urls() == [("Alpha", ALPHA), ("Gamma", gamma)]
+
+
+def test_threads_of_one_process_take_turns_writing_to_sqlite(tmp_path: Path) -> None:
+    """The poller writes from many threads at once. With SQLite's busy handler turned off,
+    any two of them asking for the write lock together would fail with "database is
+    locked"; they must queue in the process instead."""
+    store = Store(f"sqlite:///{tmp_path / 'one.db'}")
+    store.upgrade()
+    feeds = [(f"Show {i}", f"https://show-{i}.example/feed.xml") for i in range(8)]
+    store.sync_sources(settings(feeds), NOW)
+    ids = [s.id for s in store.all_sources()]
+
+    @event.listens_for(store._engine, "connect")
+    def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    store._engine.dispose()
+    later = NOW + timedelta(hours=1)
+
+    def write(source_id: int) -> None:
+        for n in range(40):
+            due = later + timedelta(minutes=n)
+            store.record_not_modified_many(
+                [NotModified(source_id, now=later, next_check_at=due, etag=f"e{n}")]
+            )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, ids))
+    assert {(s.etag, s.next_check_at) for s in store.all_sources()} == {
+        ("e39", later + timedelta(minutes=39))
+    }
+    store.close()

@@ -7,7 +7,9 @@ by the threads ``asyncio.to_thread`` runs it on.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
@@ -42,9 +44,16 @@ class Store:
         self.url_for_logs = url_for_logs(url)
         self._engine = make_engine(url)
         self._writer = self._engine.execution_options(**WRITE)
+        # SQLite takes one writer at a time, and a connection waiting for the lock sleeps in
+        # SQLite's busy handler for up to 100 ms between tries. Threads of this process queue
+        # on a lock that wakes the next one at once; other processes still meet the busy
+        # timeout. PostgreSQL writes concurrently.
+        self._one_writer: AbstractContextManager[object] = (
+            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     def _write(self, fn: Callable[..., R], *args: object, **kwargs: object) -> R:
-        with self._writer.begin() as conn:
+        with self._one_writer, self._writer.begin() as conn:
             return fn(conn, *args, **kwargs)
 
     def _write_retrying(self, fn: Callable[..., R], *args: object, **kwargs: object) -> R:
