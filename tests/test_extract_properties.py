@@ -4,13 +4,16 @@ HTML, and what it finds does not depend on how words are spaced."""
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.extract import extract_document, people
-from aggregator.extract.text import Joined, may_match
+from aggregator.extract import extract_document, mentions, people, selfpromo
+from aggregator.extract.names import person_at
+from aggregator.extract.text import Joined, fold, key, long_key, may_match, plain
 from aggregator.model import ParseError
 from aggregator.parse import html as html_reader
 from aggregator.parse.html import read_html
@@ -218,18 +221,71 @@ def test_markdown_output_ignores_doubled_spaces(doc: list[list[str]]) -> None:
     assert _output(single, "x.md") == _output(double, "x.md")
 
 
-GATED = [*people._GUEST_RULES, (people._JOINS, people._JOINS_NEEDS)]
+# Each pattern that runs only where its gate words are (in the text as the rule reads it).
+GATED = [
+    *((p, n, people._plain) for p, n in people._GUEST_RULES),
+    (people._JOINS, people._JOINS_NEEDS, people._plain),
+    *((p, n, people._plain) for p, n in people._HOST_RULES),
+    (people._SELF_INTRO, people._SELF_INTRO_NEEDS, people._plain),
+    (selfpromo._PLATFORM_TEXT, selfpromo._PLATFORM_NEEDS, fold),
+    *((p, n, fold) for p, n in zip(selfpromo._RULES, selfpromo._RULE_NEEDS, strict=True)),
+    *((p, n, plain) for p, _score, _strong, n in mentions._FORWARD),
+    *((p, n, plain) for p, n in mentions._BACKWARD),
+]
 
 
-@pytest.mark.parametrize(("pattern", "needs"), GATED, ids=lambda x: getattr(x, "pattern", "")[:24])
+@pytest.mark.parametrize(
+    ("pattern", "needs", "view"), GATED, ids=lambda x: getattr(x, "pattern", "")[:24]
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_guest_gates_admit_every_match(
-    pattern: re.Pattern[str], needs: tuple[tuple[str, ...], ...], data: st.DataObject
+def test_pattern_gates_admit_every_match(
+    pattern: re.Pattern[str],
+    needs: tuple[tuple[str, ...], ...],
+    view: Callable[[str], str],
+    data: st.DataObject,
 ) -> None:
     """A block skips a pattern on its gate words: any text the pattern matches has them."""
     text = data.draw(st.from_regex(pattern))
-    assert may_match(people._plain(text), needs), text
+    assert may_match(view(text), needs), text
+
+
+NAME_PARTS = [
+    "Jane",
+    "J.",
+    "Doe",
+    "Ómar",
+    "van",
+    "de",
+    "the",
+    "and",
+    "of",
+    "3M",
+    "I",
+    "Dr.",
+    "\n",
+    "\t",
+]
+
+
+@FAST
+@given(st.lists(st.sampled_from(NAME_PARTS), max_size=7), st.sampled_from([" ", "", ", "]))
+def test_people_skip_only_blocks_where_no_name_can_be_read(parts: list[str], sep: str) -> None:
+    """People finding reads only blocks with two capitalised words in a row: any name the
+    name reader finds, anywhere in a text, is in such a text."""
+    text = sep.join(parts)
+    for pos in range(len(text)):
+        for newline in (False, True):
+            if person_at(text, pos, len(text), allow_newline=newline):
+                assert people._NAME_PAIR.search(text), (text, pos)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_self_promotion_rules_all_need_one_of_the_words_checked_first(data: st.DataObject) -> None:
+    pattern = data.draw(st.sampled_from([selfpromo._PLATFORM_TEXT, *selfpromo._RULES]))
+    folded = fold(data.draw(st.from_regex(pattern)))
+    assert any(word in folded for word in selfpromo._ANY_RULE), folded
 
 
 @FAST
@@ -259,3 +315,11 @@ def test_a_line_without_links_cleans_as_its_pieces_would(
     text, spans, strong = html_reader._linked_text(line)
     assert (html_reader._plain_text(line), html_reader._strong(line)) == (text, strong)
     assert spans == []
+
+
+@FAST
+@given(st.text() | st.text(alphabet="AaÉéİıßﬁ²Ⅻ 0-_.\u0301"))
+def test_keys_are_casefolded_unaccented_ascii_letters_and_digits(text: str) -> None:
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    bare = "".join(c for c in folded if not unicodedata.combining(c))
+    assert key(text) == long_key(text) == re.sub(r"[^0-9a-z]+", "", bare)

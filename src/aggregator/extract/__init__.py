@@ -20,7 +20,8 @@ from aggregator.extract.people import find_people
 from aggregator.extract.registry import Brand, SponsorRegistry
 from aggregator.extract.selfpromo import find_self_promo
 from aggregator.extract.sponsors import SponsorContext, find_sponsors
-from aggregator.extract.text import clean_url, host_of, key
+from aggregator.extract.text import clean_url, host_of, key, long_key
+from aggregator.extract.view import DocView
 from aggregator.model import Episode, Person, Sponsor
 from aggregator.parse.detect import detect_kind
 from aggregator.parse.document import Document
@@ -132,7 +133,7 @@ def _notes(ep: Episode) -> str:
     (feeds often put the sponsor line in the description and the essay in content)."""
     notes = ep.description_html or ""
     summary = (ep.summary or "").strip()
-    if summary and key(summary[:120]) not in key(safe_html_words(notes)):
+    if summary and key(summary[:120]) not in long_key(safe_html_words(notes)):
         notes = f"<p>{html.escape(summary)}</p>{notes}"
     return notes
 
@@ -148,8 +149,9 @@ def _sponsors(
     hosts = [p.name for p in people if p.role == "host"]
     guests = [p.name for p in people if p.role == "guest"]
     ctx = SponsorContext(show=show, hosts=hosts, guests=guests, site=site, duration=duration)
-    paid = find_sponsors(doc, ctx, registry)
-    own = find_self_promo(doc, show=show, guests=guests, hosts=hosts, site=site)
+    view = DocView(doc)
+    paid = find_sponsors(doc, ctx, registry, view)
+    own = find_self_promo(doc, show=show, guests=guests, hosts=hosts, site=site, view=view)
     return tuple(paid + own)
 
 

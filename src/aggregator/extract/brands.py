@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from aggregator.extract.mentions import DocView, Mention
+from aggregator.extract.mentions import Mention
 from aggregator.extract.registry import SponsorRegistry, similar
 from aggregator.extract.selfpromo import SELF_PLATFORMS
 from aggregator.extract.text import (
@@ -23,6 +24,7 @@ from aggregator.extract.text import (
     key,
     phrase_set,
 )
+from aggregator.extract.view import DocView
 
 _GENERIC = frozenset(
     key(w)
@@ -67,14 +69,19 @@ def _is_self_name(k: str, ctx: SponsorContext) -> bool:
         return False
     if k in SELF_PLATFORMS:
         return True
-    show = key(ctx.show or "")
-    show_bare = key(re.sub(r"(?i)^the\s+|\s+(?:podcast|show|fm|radio)$", "", ctx.show or ""))
-    for s in {show, show_bare} - {""}:
+    for s in _show_keys(ctx.show or ""):
         if k == s or (len(k) >= 4 and s.startswith(k)) or (len(s) >= 4 and k.startswith(s)):
             return True
         if len(k) >= 5 and similar(k, s) >= 0.85:
             return True
     return False
+
+
+@lru_cache(maxsize=256)
+def _show_keys(show: str) -> frozenset[str]:
+    """The show's name as a key, with and without 'The' and 'Podcast' (asked per mention)."""
+    bare = re.sub(r"(?i)^the\s+|\s+(?:podcast|show|fm|radio)$", "", show)
+    return frozenset({key(show), key(bare)} - {""})
 
 
 def _is_person(k: str, ctx: SponsorContext) -> bool:
@@ -212,7 +219,7 @@ def _recurs(d: DocView, name: str) -> bool:
     """A lower-case brand is believed when the episode keeps saying it, once capitalised."""
     if " " in name:
         return False
-    counts, capitalised = d.word_stats()
+    counts, capitalised = d.word_stats
     return counts[name.lower()] >= 2 and name.lower() in capitalised
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from aggregator.extract.brands import VANITY, BrandGroup, labels_for, urls_of
-from aggregator.extract.mentions import DocView, eligible
+from aggregator.extract.mentions import eligible
 from aggregator.extract.promo import CODE_WORDS, code_in_url, find_codes
 from aggregator.extract.selfpromo import is_self_promo_text
 from aggregator.extract.text import Span, domain_label, key, text_domains, words
+from aggregator.extract.view import DocView
 from aggregator.parse.document import Block
 
 
@@ -64,7 +65,7 @@ def attach_codes(d: DocView, groups: list[BrandGroup]) -> None:
     if not sponsors:
         return
     keys = {id(g): _mention_keys(g) for g in sponsors}
-    code_words = CODE_WORDS.find_all_in([b.text for b in d.blocks])
+    code_words = d.hits(CODE_WORDS)
     for bi, block in enumerate(d.blocks):
         if not code_words[bi] or not eligible(block):
             continue
@@ -78,7 +79,7 @@ def attach_codes(d: DocView, groups: list[BrandGroup]) -> None:
                 owner.code, owner.code_explicit = code.code, True
                 owner.code_sentence = (bi, sent)
     for block in d.blocks:
-        if not eligible(block):
+        if not block.links or not eligible(block):
             continue
         for link in block.links:
             found = code_in_url(link.href)

@@ -12,8 +12,6 @@ related-post excerpts, past-sponsor lists and site chrome give no mentions.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,20 +31,32 @@ from aggregator.extract.text import (
     is_url_like,
     key,
     may_match,
-    sentences,
-    text_domains,
-    texts_with_domains,
+    plain,
     words,
 )
-from aggregator.parse.document import Block, Document, Link
+from aggregator.extract.view import DocView
+from aggregator.parse.document import Block, Link
 
 _I = re.I
 _END = r"(?:\s+|\s*$)"
 _THIS = r"(?:our|this\s+week['’]s|today['’]s|this\s+episode['’]s|tonight['’]s)"
 _SPONSOR = ("sponsor",)
 _SPONSOR_OR_PARTNER = ("sponsor", "partner")
+# _THIS as ``plain`` text writes it
+_THIS_WORDS = (
+    "our ",
+    "week's ",
+    "week’s ",
+    "today's ",
+    "today’s ",
+    "episode's ",
+    "episode’s ",
+    "tonight's ",
+    "tonight’s ",
+)
 # Per phrase: the pattern, its strength, whether it needs the show or episode named before
-# it, and groups of words a match holds one of each (see ``may_match``).
+# it, and groups of words a match holds one of each in ``plain`` text (see ``may_match``),
+# where a pattern's ``\s+`` is one space: most sentences holding "sponsor" skip most rules.
 _FORWARD: tuple[tuple[re.Pattern[str], float, bool, tuple[tuple[str, ...], ...]], ...] = tuple(
     (re.compile(p, _I), strength, needs_context, needs)
     for p, strength, needs_context, needs in (
@@ -54,42 +64,57 @@ _FORWARD: tuple[tuple[re.Pattern[str], float, bool, tuple[tuple[str, ...], ...]]
             rf"\b(?:sponsored|underwritten)\s+(?:in\s+part\s+)?by{_END}",
             0.95,
             False,
-            (("sponsored", "underwritten"),),
+            (
+                (
+                    "sponsored by",
+                    "sponsored in part by",
+                    "underwritten by",
+                    "underwritten in part by",
+                ),
+            ),
         ),
-        (rf"\bbrought\s+(?:to\s+)?you\s+(?:in\s+part\s+)?by{_END}", 0.95, False, (("brought",),)),
+        (
+            rf"\bbrought\s+(?:to\s+)?you\s+(?:in\s+part\s+)?by{_END}",
+            0.95,
+            False,
+            (("brought to you ", "brought you "),),
+        ),
         (
             r"\bsupport\s+for\s+(?:this|the|today['’]s|our)\s+(?:show|episode|podcast|program|"
             rf"programme)\s+(?:\w+\s+){{0,3}}?comes?\s+from{_END}",
             0.95,
             False,
-            (("support",), ("from",)),
+            (("support for ",), ("come",), (" from",)),
         ),
         (
             r"\b(?:supported|made\s+possible|powered|presented|funded)\s+(?:in\s+part\s+)?"
             rf"by{_END}",
             0.85,
             True,
-            (("supported", "possible", "powered", "presented", "funded"),),
+            (("supported ", "possible ", "powered ", "presented ", "funded "), (" by",)),
         ),
-        (rf"\bin\s+partnership\s+with{_END}", 0.8, True, (("partnership",),)),
+        (rf"\bin\s+partnership\s+with{_END}", 0.8, True, (("in partnership with",),)),
         (
             r"\b(?:sponsored|supported|brought\s+to\s+you)\b[^.!?]{0,60}?\band\s+by\s+",
             0.85,
             True,
-            (("sponsored", "supported", "brought"), ("and",)),
+            (("sponsored", "supported", "brought to you"), ("and by ",)),
         ),
         (
             r"\bthanks?\s+(?:also\s+|again\s+|once\s+(?:more|again)\s+)?to\s+our\s+"
             r"(?:sponsors?|partners?)(?:\s+(?:this\s+week|today))?(?:\s+at)?[\s,:.—–-]*",
             0.9,
             False,
-            (("thank",), _SPONSOR_OR_PARTNER),
+            (("thank",), ("to our sponsor", "to our partner")),
         ),
         (
             rf"\b(?:word|message|break)s?\s+from\s+{_THIS}\s+(?:sponsors?|partners?)[\s,:.—–-]*",
             0.9,
             False,
-            (_SPONSOR_OR_PARTNER, ("from",)),
+            (
+                ("from our ", "from this week", "from today", "from this episode", "from tonight"),
+                _SPONSOR_OR_PARTNER,
+            ),
         ),
         (
             rf"\b{_THIS}\s+(?:(?:other|second|final|last|first|main|presenting)\s+)?"
@@ -98,15 +123,20 @@ _FORWARD: tuple[tuple[re.Pattern[str], float, bool, tuple[tuple[str, ...], ...]]
             rf"(?:is|are|:){_END}",
             0.9,
             False,
-            (_SPONSOR_OR_PARTNER,),
+            (_THIS_WORDS, _SPONSOR_OR_PARTNER, (" is", " are", " :")),
         ),
-        (r"\bwith\s+our\s+sponsors?[\s,:.—–-]*", 0.85, False, (_SPONSOR,)),
-        (rf"\b{_THIS}\s+sponsors?(?:\s+(?:today|this\s+week))?[,:]?\s+", 0.85, False, (_SPONSOR,)),
+        (r"\bwith\s+our\s+sponsors?[\s,:.—–-]*", 0.85, False, (("with our sponsor",),)),
+        (
+            rf"\b{_THIS}\s+sponsors?(?:\s+(?:today|this\s+week))?[,:]?\s+",
+            0.85,
+            False,
+            (tuple(f"{this}sponsor" for this in _THIS_WORDS),),
+        ),
         (
             r"\b(?:a\s+|our\s+)?new\s+sponsors?(?:\s+this\s+week)?(?:[.:!]\s*$|[,:—–-]\s*)",
             0.85,
             False,
-            (_SPONSOR,),
+            (("new sponsor",),),
         ),
     )
 )
@@ -136,35 +166,47 @@ _OUR_OBJECT = re.compile(
     _I,
 )
 _SHOW = r"(?:episode|show|podcast|week)"
+_SHOWS = ("episode", "show", "podcast", "week")
+_BACKS = ("sponsors", "supports", "sponsored", "supported", "underwrote", "underwrites")
 _BACKWARD: tuple[tuple[re.Pattern[str], tuple[tuple[str, ...], ...]], ...] = tuple(
     (re.compile(p, _I), needs)
     for p, needs in (
         (
             r"\s+(?:is|are)\s+(?:proudly\s+)?(?:sponsoring|supporting|underwriting)\s+(?:us|this|"
             r"today['’]s|the\s+(?:show|podcast|episode))\b",
-            (("sponsoring", "supporting", "underwriting"),),
+            ((" is ", " are "), ("sponsoring ", "supporting ", "underwriting ")),
         ),
         (
             r"\s+(?:is|are)\s+(?:the|our|this\s+episode['’]s|today['’]s|this\s+week['’]s)\s+"
             r"(?:(?:presenting|main|title|exclusive)\s+)?sponsors?\b(?!\s+(?:of|for|at)\s+(?!this\b|"
             r"today['’]s|the\s+(?:show|podcast|episode)|our\s+(?:show|podcast)))",
-            (_SPONSOR,),
+            ((" is ", " are "), ("the ", "our ", *_THIS_WORDS[1:]), _SPONSOR),
         ),
         (
             rf"\s+(?:sponsors|supports|sponsored|supported|underwrote|underwrites)\s+(?:this|"
             rf"today['’]s)\s+{_SHOW}\b",
-            (("sponsor", "support", "underwr"),),
+            (
+                tuple(
+                    f" {verb} {this}"
+                    for verb in _BACKS
+                    for this in ("this ", "today's ", "today’s ")
+                ),
+                _SHOWS,
+            ),
         ),
         (
             rf",?\s+(?:who|which|that)\s+(?:sponsored|sponsors?|is\s+sponsoring|are\s+sponsoring|"
             rf"supported|supports?|made|makes?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\b",
-            (("who", "which", "that"), ("sponsor", "support", "made", "make")),
+            ((" who ", " which ", " that "), ("sponsor", "support", "made ", "make"), _SHOWS),
         ),
         (
             rf"\s+(?:makes?|made|keeps?)\s+(?:this|today['’]s|the|our)\s+{_SHOW}\s+(?:possible|free)",
-            (("possible", "free"),),
+            ((" possible", " free"), (" make", " made ", " keep"), _SHOWS),
         ),
-        (rf",\s+{_THIS}\s+(?:(?:main|presenting|first|second|other)\s+)?sponsor\b", (_SPONSOR,)),
+        (
+            rf",\s+{_THIS}\s+(?:(?:main|presenting|first|second|other)\s+)?sponsor\b",
+            ((", our ", ", this week", ", today", ", this episode", ", tonight"), _SPONSOR),
+        ),
     )
 )
 _LABEL = re.compile(
@@ -239,8 +281,8 @@ _CHAPTER_AD = (
         _I,
     ),
 )
-_ANY_WORD = re.compile(r"[^\W_][\w'’-]*")
-_CAPITALISED_WORD = re.compile(r"\b[A-Z\u00c0-\u00de][\w'’-]*")
+# a match of the second _CHAPTER_AD holds "sponsor", or "ad" and what kind of ad
+_NAMED_AD_NEEDS = (("sponsor", "ad"), ("sponsor", "segment", "read", "break", "spot"))
 _ENTRY_SENTENCES = 4
 # between two brands of one phrase: "A, B", "A and B", "A (a.example) and by B"
 _LIST_SEP = re.compile(
@@ -271,55 +313,11 @@ class Mention:
     evidence: str | None = None  # for mentions outside the blocks (chapters)
 
 
-class DocView:
-    """A document with its sentences and domains computed once."""
-
-    def __init__(self, doc: Document, show: str | None = None) -> None:
-        self.doc = doc
-        self.show_key = key(show or "")
-        self.blocks = doc.blocks
-        self._sents: dict[int, tuple[Span, ...]] = {}
-        self._starts: dict[int, list[int]] = {}
-        self._word_stats: tuple[Counter[str], set[str]] | None = None
-        self.domains: dict[str, str] = {}
-        with_domains = texts_with_domains([block.text for block in doc.blocks])
-        for bi, block in enumerate(doc.blocks):
-            if block.region != "main":
-                continue
-            for link in block.links:
-                if link.href.startswith(("http://", "https://")):
-                    self.domains.setdefault(domain_label(link.href), link.href)
-            for _s, _e, url in text_domains(block.text) if bi in with_domains else ():
-                self.domains.setdefault(domain_label(url), url)
-
-    def word_stats(self) -> tuple[Counter[str], set[str]]:
-        """How often each word is said (lower-cased), and which words are ever capitalised."""
-        if self._word_stats is None:
-            text = "\n".join(block.text for block in self.blocks)
-            counts = Counter(_ANY_WORD.findall(text.lower()))
-            capitalised = {w.lower() for w in _CAPITALISED_WORD.findall(text)}
-            self._word_stats = (counts, capitalised)
-        return self._word_stats
-
-    def sents(self, bi: int) -> tuple[Span, ...]:
-        if bi not in self._sents:
-            self._sents[bi] = sentences(self.blocks[bi].text)
-        return self._sents[bi]
-
-    def sentence_at(self, bi: int, offset: int) -> Span:
-        sents = self.sents(bi)
-        if bi not in self._starts:
-            self._starts[bi] = [s.start for s in sents]
-        i = bisect_right(self._starts[bi], offset) - 1
-        if i >= 0 and offset <= sents[i].end:
-            return sents[i]
-        return Span(0, len(self.blocks[bi].text))
-
-
-def find_mentions(d: DocView) -> list[Mention]:
+def find_mentions(d: DocView, show: str | None) -> list[Mention]:
     """Every sponsor mention in the eligible blocks and the chapters of the document."""
     out: list[Mention] = []
-    all_hits = _KEYWORDS.find_all_in([b.text for b in d.blocks])
+    show_key = key(show or "")
+    all_hits = d.hits(_KEYWORDS)
     for bi, block in enumerate(d.blocks):
         if not eligible(block):
             continue
@@ -332,15 +330,14 @@ def find_mentions(d: DocView) -> list[Mention]:
             folded = fold(text)
             if may_match(folded, _NEGATIVE_NEEDS) and _NEGATIVE.search(text, folded):
                 continue
-            out.extend(_triggered(d, bi, block, sent, heard, folded))
+            out.extend(_triggered(d, bi, block, sent, heard, plain(text), show_key))
             label = _LABEL.match(text) if may_match(folded, _LABEL_NEEDS) else None
             if label:
                 out.extend(_entry(d, bi, block, sent.start + label.end(), sent, "label", 0.9))
         if (
             block.kind in ("item", "para", "row")
             and block.section
-            and _SPONSOR_HEADING.match(block.section)
-            and not _NEGATIVE.search(block.section)
+            and _sponsors_heading(block.section)
         ):
             for sent in d.sents(bi)[:_ENTRY_SENTENCES]:  # "A: tagline. B: tagline."
                 if not _NEGATIVE.pattern.search(block.text, sent.start, sent.end):
@@ -358,6 +355,12 @@ def eligible(block: Block) -> bool:
 def _related(section: str) -> bool:
     """Whether a section heading opens related posts (every block of it asks again)."""
     return bool(_RELATED.match(section))
+
+
+@lru_cache(maxsize=1024)
+def _sponsors_heading(section: str) -> bool:
+    """Whether a section heading opens this episode's sponsors (as ``_related``)."""
+    return bool(_SPONSOR_HEADING.match(section)) and not _NEGATIVE.search(section)
 
 
 def _our_subject(before: str, show_key: str) -> bool:
@@ -383,20 +386,21 @@ def _our_object(text: str, pos: int, end: int, show_key: str) -> bool:
 
 
 def _triggered(
-    d: DocView, bi: int, block: Block, sent: Span, heard: bool, folded: str
+    d: DocView, bi: int, block: Block, sent: Span, heard: bool, plained: str, show_key: str
 ) -> list[Mention]:
-    """Mentions named by a sponsorship phrase in the sentence (``folded``: its ``fold``)."""
+    """Mentions named by a sponsorship phrase in the sentence (``plained``: it as ``plain``
+    text; ``show_key``: the show's ``key``)."""
     text = block.text
     out: list[Mention] = []
     s_text = text[sent.start : sent.end]
     for pattern, strength, needs_context, needs in _FORWARD:
-        if not may_match(folded, needs):
+        if not may_match(plained, needs):
             continue
         for m in pattern.finditer(text, sent.start, sent.end):
             if needs_context and not _CONTEXT.search(text, sent.start, m.start()):
                 continue
             before = text[sent.start : m.start()]
-            if _PASSIVE.match(m.group(0)) and not _our_subject(before, d.show_key):
+            if _PASSIVE.match(m.group(0)) and not _our_subject(before, show_key):
                 continue  # "the conference was sponsored by X"
             pos = m.end()
             stop = sent.end
@@ -406,15 +410,15 @@ def _triggered(
                 if nxt:
                     pos = max(pos, nxt.start)
             out.extend(_names_after(d, bi, block, pos, stop, sent, "trigger", strength, heard))
-    thanks = _THANKS_FOR.finditer(text, sent.start, sent.end) if "thank" in folded else ()
+    thanks = _THANKS_FOR.finditer(text, sent.start, sent.end) if "thank" in plained else ()
     for m in thanks:
         if _SHOUTOUT.search(s_text):
             continue
-        if not m.group("sponsoring") and not _our_object(text, m.end(), sent.end, d.show_key):
+        if not m.group("sponsoring") and not _our_object(text, m.end(), sent.end, show_key):
             continue  # "thanks X for supporting his work"
         out.extend(_names_after(d, bi, block, m.start(1), m.end(1), sent, "trigger", 0.9, heard))
     for pattern, needs in _BACKWARD:
-        if not may_match(folded, needs):
+        if not may_match(plained, needs):
             continue
         for m in pattern.finditer(text, sent.start, sent.end):
             link = _link_ending(block, m.start())
@@ -612,26 +616,24 @@ def _chapter_mentions(d: DocView) -> list[Mention]:
     out: list[Mention] = []
     for chapter in chapters_of(d.doc):
         title = chapter.title.strip()
-        for pattern in _CHAPTER_AD:
-            m = pattern.match(title)
-            if not m:
-                continue
-            got = brand_at(m.group(1), 0, len(m.group(1)))
-            if got:
-                span = Span(0, len(title))
-                out.append(
-                    Mention(
-                        got[0],
-                        None,
-                        -1,
-                        0,
-                        span,
-                        "chapter",
-                        0.8,
-                        chapter.start,
-                        evidence=f"Chapter at {chapter.start // 60}:{chapter.start % 60:02d}: "
-                        f"{title}",
-                    )
+        m = _CHAPTER_AD[0].match(title)
+        if not m and may_match(fold(title), _NAMED_AD_NEEDS):
+            m = _CHAPTER_AD[1].match(title)
+        if not m:
+            continue
+        got = brand_at(m.group(1), 0, len(m.group(1)))
+        if got:
+            out.append(
+                Mention(
+                    got[0],
+                    None,
+                    -1,
+                    0,
+                    Span(0, len(title)),
+                    "chapter",
+                    0.8,
+                    chapter.start,
+                    evidence=f"Chapter at {chapter.start // 60}:{chapter.start % 60:02d}: {title}",
                 )
-            break
+            )
     return out

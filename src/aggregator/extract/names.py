@@ -8,6 +8,7 @@ break, a common word or a repeated word ("Acme Acme helps you ship" is one brand
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from aggregator.extract.text import DOMAIN, STOPWORDS, Word, word_set, words
 
@@ -194,12 +195,13 @@ def person_at(
     return text[found[0].start : stop], stop
 
 
+@lru_cache(maxsize=1024)
 def names_list(
     text: str, pos: int, end: int, *, allow_newline: bool = False, pairs: bool = False
-) -> list[str]:
+) -> tuple[str, ...]:
     """Names in a list at ``pos``: 'A B, C D and E F'. With ``pairs``, an unpunctuated run
     of an even number of words ('A B C D') is read as two-word names, as transcripts
-    write a list of guests."""
+    write a list of guests. Remembered: a feed's items repeat their 'Hosted by' lines."""
     out: list[str] = []
     at = pos
     while len(out) < 12:
@@ -220,7 +222,7 @@ def names_list(
         if not sep:
             break
         at = stop + sep.end()
-    return out
+    return tuple(out)
 
 
 def person_before(text: str, pos: int) -> str | None:

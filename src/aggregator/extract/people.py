@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aggregator.extract.names import names_list, person_at, person_before
-from aggregator.extract.text import Joined, fold, key, may_match, sentences
+from aggregator.extract.text import Joined, key, may_match, sentences
+from aggregator.extract.text import plain as _plain
 from aggregator.model import Person
 from aggregator.parse.document import Block, Document
 
@@ -135,7 +136,19 @@ _HOST_PATTERNS = tuple(
         r"\bthis\s+is\s+your\s+host\s+",
     )
 )
+# Per pattern of _HOST_PATTERNS, its gate words in ``_plain`` text, as _GUEST_NEEDS.
+_HOST_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("host",), (":", "-", "–", "—")),
+    (("hosted by ",),),
+    (("your host",),),
+    (("joined as ",),),
+    (("cohost", "co-host"),),
+    (("host ",),),
+    (("this is your host ",),),
+)
+_HOST_RULES = tuple(zip(_HOST_PATTERNS, _HOST_NEEDS, strict=True))
 _SELF_INTRO = re.compile(r"\b(?:i['’]?m|i\s+am|my\s+name\s+is)\s+(?:your\s+host,?\s+)?", _I)
+_SELF_INTRO_NEEDS = (("i'm ", "i’m ", "im ", "i am ", "my name is "),)
 _GUEST_HEADING = re.compile(
     r"^(?:(?:our|this\s+week['’]s|today['’]s|episode)\s+)?(?:guests?|panel(?:ists)?|"
     r"featuring|speakers?|with)\s*:?$",
@@ -149,6 +162,13 @@ _LEAD_NAMES_FOLLOW = re.compile(
 _TITLE_WITH = re.compile(r"\b(?:with|feat\.?|featuring|ft\.)\s+", _I)
 _TITLE_SEP = re.compile(r"\s*[:\-–—|]\s")
 _TITLE_TAIL = re.compile(r"\s[-–—|:]\s+([^-–—|:]+)$")
+# Every name the rules read is two capitalised words with only spaces (a line break in
+# speech), a dot after an initial, or particles ('van', 'de') between: a block without
+# such a pair names nobody. Any letter past ASCII may be a capital.
+_NAME_PAIR = re.compile(
+    r"[A-Z\u00c0-\U0010ffff][\w'’.&+-]*[ \t\u00a0\n]+(?:[abdeilmstvyz][a-zA-Z]{0,2}[ \t\u00a0\n]+)*"
+    r"[A-Z\u00c0-\U0010ffff]"
+)
 _TOP_TURNS = 6
 _SPOKEN_BUDGET = 5000
 
@@ -234,29 +254,37 @@ def _blocks(doc: Document) -> Iterable[tuple[Block, str]]:
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """The blocks read for people (``_blocks``), with the blocks each gate word is in."""
+    """The blocks read for people (``_blocks``), and which of them may name one."""
 
     blocks: list[tuple[Block, str]]
-    lows: Joined  # the texts lower-cased
-    plains: Joined  # the texts as ``_plain``
+    named: set[int]  # the blocks holding two capitalised words in a row (``_NAME_PAIR``)
 
     @classmethod
     def of(cls, doc: Document) -> _Read:
         blocks = list(_blocks(doc))
-        texts = [text for _, text in blocks]
-        lows = Joined([t.lower() for t in texts], "\n")
-        return cls(blocks, lows, Joined([_plain(t) for t in texts], "\n"))
+        return cls(blocks, Joined([text for _, text in blocks]).matching(_NAME_PAIR))
+
+
+def _holds(text: str, words: Sequence[str]) -> bool:
+    """Whether the lower-cased text holds one of the words."""
+    low = text.lower()
+    return any(word in low for word in words)
 
 
 def _hosts_from_text(read: _Read, found: _People) -> None:
     turns = 0
-    hosted = read.lows.holding(("host", "joined as"))
     for i, (block, text) in enumerate(read.blocks):
-        for pattern in _HOST_PATTERNS if i in hosted else ():
-            for m in pattern.finditer(text):
-                found.hosts.extend(names_list(text, m.end(), len(text)))
         if block.kind == "cue":
             turns += 1
+        if i not in read.named:
+            continue
+        plain = _plain(text)
+        rules = _HOST_RULES if _holds(text, ("host", "joined as")) else ()
+        for pattern in [p for p, needs in rules if may_match(plain, needs)]:
+            for m in pattern.finditer(text):
+                found.hosts.extend(names_list(text, m.end(), len(text)))
+        if not may_match(plain, _SELF_INTRO_NEEDS):
+            continue
         if (block.kind in ("cue", "meta") and turns <= _TOP_TURNS) or block.kind == "meta":
             for m in _SELF_INTRO.finditer(text):
                 got = person_at(text, m.end(), len(text))
@@ -294,7 +322,7 @@ def _guests_from_title(title: str, doc: Document, found: _People) -> None:
         found.guests.append(last[0])
 
 
-def _ends_title(title: str, start: int, names: list[str]) -> bool:
+def _ends_title(title: str, start: int, names: Sequence[str]) -> bool:
     rest = title[start:]
     last = names[-1]
     at = rest.find(last)
@@ -312,18 +340,22 @@ def _surname_appears(name: str, body: str) -> bool:
 def _guests_from_text(read: _Read, found: _People) -> None:
     first_para = True
     turns = 0
-    says_guest = read.lows.holding(_GUEST_WORDS)  # where the patterns may run at all
-    joins = read.plains.holding(_JOINS_NEEDS[0])
     for i, (block, text) in enumerate(read.blocks):
         if block.region != "main":
             continue
         if block.kind == "cue":
             turns += 1
+        lead = first_para and block.kind in ("para", "cue") and len(text) > 60
+        first_para = first_para and not lead
+        if i not in read.named:
+            continue
         spoken = block.kind == "cue"
-        for pattern in _guest_patterns(read.plains.texts[i]) if i in says_guest else ():
+        plain = _plain(text)
+        # where the patterns may run at all
+        for pattern in _guest_patterns(plain) if _holds(text, _GUEST_WORDS) else ():
             for m in pattern.finditer(text):
                 found.guests.extend(names_list(text, m.end(), len(text), allow_newline=spoken))
-        for m in _JOINS.finditer(text) if i in joins else ():
+        for m in _JOINS.finditer(text) if may_match(plain, _JOINS_NEEDS) else ():
             got = person_before(text, m.start())
             if got:
                 found.guests.append(got)
@@ -339,24 +371,14 @@ def _guests_from_text(read: _Read, found: _People) -> None:
         if block.kind in ("para", "meta") and len(text) <= 160 and ("·" in text or "|" in text):
             for m in _TITLE_WITH.finditer(text):
                 found.guests.extend(names_list(text, m.end(), len(text)))
-        if first_para and block.kind in ("para", "cue") and len(text) > 60:
+        if lead:
             _lead_names(text, found)
-            first_para = False
 
 
 def _lead_names_in_meta(doc: Document, found: _People) -> None:
     for k in ("description", "og:description", "summary"):
         if doc.meta.get(k):
             _lead_names(doc.meta[k], found)
-
-
-def _plain(text: str) -> str:
-    """``fold``ed text with each run of whitespace one space, and one at either end: where
-    a pattern has ``\\s+`` its match has one space, so gates can ask for "we are "."""
-    folded = fold(text)
-    if folded.isprintable() and "  " not in folded:
-        return f" {folded.strip(' ')} "  # its only whitespace is single spaces already
-    return f" {' '.join(folded.split())} "
 
 
 def _guest_patterns(plain: str) -> list[re.Pattern[str]]:

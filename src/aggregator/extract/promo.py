@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-from aggregator.extract.text import ONE_PASS, Keywords, Lowered, find_all, fold, may_match, word_set
+from aggregator.extract.text import ONE_PASS, Keywords, Lowered, find_all, fold, word_set
 
 _LEAD = re.compile(
     r"\b(?:(?P<typed>promo(?:tional)?|offer|coupon|discount|voucher|referral|partner)\s+code"
@@ -74,7 +74,10 @@ _OFFER = Lowered(
 )
 
 
-_OFFER_NEEDS = (("off", "free", "extended", "credit"),)  # every offer holds one
+_OFFER_WORDS = ("off", "free", "extended", "credit")  # every offer holds one
+# An offer has at most four runs of spaces or hyphens before the first of those words it
+# holds ("twenty five dollars in free credits"): it cannot start further back than that.
+_BEFORE_OFFER_WORD = re.compile(r"[^\s-]*(?:[\s-]+[^\s-]*){0,4}")
 CODE_WORDS = Keywords(("code", "coupon"), ONE_PASS)  # a text without them states no code
 _OFFER_TAIL = re.compile(r"\s+(?:with|using|when|if|at|by|use|via|to|—|–)\s", re.I)
 
@@ -152,10 +155,18 @@ def code_in_url(url: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def find_offer(text: str) -> str | None:
-    """The first offer phrase ('20% off the first year', '$200 in credit'), if any."""
+    """The first offer phrase ('20% off the first year', '$200 in credit'), if any.
+    Remembered: a feed's items repeat their sponsors' reads."""
     folded = fold(text)
-    m = _OFFER.search(text, folded) if may_match(folded, _OFFER_NEEDS) else None
+    first = min((at for at in map(folded.find, _OFFER_WORDS) if at >= 0), default=-1)
+    if first < 0:
+        return None
+    start = 0
+    if len(folded) == len(text):  # the same places in both
+        start = first - _BEFORE_OFFER_WORD.match(folded[:first][::-1]).end()
+    m = _OFFER.search(text, folded, start)
     if not m:
         return None
     offer = _OFFER_TAIL.split(text[m.start() : m.end()], maxsplit=1)[0]

@@ -17,6 +17,7 @@ from aggregator.extract.chapters import chapters_of
 from aggregator.extract.promo import find_codes
 from aggregator.extract.text import (
     ONE_PASS,
+    Joined,
     Keywords,
     any_between,
     clean_url,
@@ -24,8 +25,8 @@ from aggregator.extract.text import (
     host_of,
     key,
     may_match,
-    sentences,
 )
+from aggregator.extract.view import DocView
 from aggregator.model import Sponsor
 from aggregator.parse.document import Document
 
@@ -161,7 +162,17 @@ _RULE_NEEDS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("mails",),),
 )
 _PLATFORM_NEEDS = (
-    ("patreon", "ko", "buy", "liberapay", "collective", "sponsors", "supercast", "memberful"),
+    (
+        "patreon",
+        "kofi",
+        "ko-fi",
+        "buy",
+        "liberapay",
+        "collective",
+        "sponsors",
+        "supercast",
+        "memberful",
+    ),
 )
 # of every rule, its group of longest words: a text holding none of them matches no rule
 _ANY_RULE = frozenset(
@@ -264,13 +275,30 @@ def find_self_promo(
     guests: Sequence[str] = (),
     hosts: Sequence[str] = (),
     site: str | None = None,
+    view: DocView | None = None,
 ) -> list[Sponsor]:
-    """The show's own promotions, one entry per platform and one for its own products."""
+    """The show's own promotions, one entry per platform and one for its own products
+    (``view``: the document's, when another stage reads it too)."""
+    d = view or DocView(doc)
     guest_words = {key(w) for g in guests for w in g.split() if len(w) > 2}
     host_words = {key(w) for h in hosts for w in h.split() if len(w) > 2}
+    hrefs = [link.href for block in d.blocks for link in block.links]
+    linked = _names_platform_host(" ".join(hrefs))  # most documents link to no platform
+    own_hrefs = {h for h in hrefs if site and _SELF_PATH.search(h) and host_of(h).endswith(site)}
+    all_marks = d.hits(_KEYWORDS)
+    # blocks read for their links alone, and of those the ones that may name a platform or
+    # sell something (all at once: most hold no such word)
+    unmarked = [bi for bi, block in enumerate(d.blocks) if block.links and not all_marks[bi]]
+    may_sell = {
+        unmarked[i] for i in Joined([fold(d.texts[bi]) for bi in unmarked]).holding(_ANY_RULE)
+    }
     hits: list[_Hit] = []
-    all_marks = _KEYWORDS.find_all_in([b.text for b in doc.blocks])
-    for block, marks in zip(doc.blocks, all_marks, strict=True):
+    for bi, (block, marks) in enumerate(zip(d.blocks, all_marks, strict=True)):
+        if not marks and not (
+            block.links
+            and (linked or bi in may_sell or any(link.href in own_hrefs for link in block.links))
+        ):
+            continue  # no sentence of it can promote anything
         if (
             block.kind == "cue"
             and block.speaker
@@ -279,30 +307,24 @@ def find_self_promo(
             and not ({key(w) for w in block.speaker.split()} & host_words)
         ):
             continue  # a guest talking about their own things
-        if not block.links and not marks:
-            continue
-        spans = sentences(block.text)
+        spans = d.sents(bi)
         for i, span in enumerate(spans):
             links = [lk for lk in block.links if span.start <= max(lk.start, 0) <= span.end]
             if not links and not any_between(marks, span.start, span.end):
                 continue
             text = block.text[span.start : span.end]
+            platform = _platform(text, [lk.href for lk in links] if linked else [])
+            own_link = next((lk for lk in links if lk.href in own_hrefs), None)
+            selling = own_link is not None or is_self_promo_text(text)
+            if not (platform or selling):
+                continue
             if guest_words and any(key(w) in guest_words for w in text.split()):
                 continue
-            platform = _platform(text, [lk.href for lk in links])
             if platform:
                 hits.append(_Hit(platform, _first_url(links), text, None))
                 if not _PRODUCT.search(_PLATFORM_TEXT.sub("", text)):
                     continue  # else the rest promotes something of the show's own too
-            own_link = next(
-                (
-                    lk
-                    for lk in links
-                    if site and _SELF_PATH.search(lk.href) and host_of(lk.href).endswith(site)
-                ),
-                None,
-            )
-            if is_self_promo_text(text) or own_link:
+            if selling:
                 after = spans[i + 1] if i + 1 < len(spans) else span
                 codes = find_codes(text) or find_codes(block.text[after.start : after.end])
                 own = [lk for lk in links if not _platform("", [lk.href])]
@@ -314,8 +336,8 @@ def find_self_promo(
                         codes[0].code if codes else None,
                     )
                 )
-    for chapter in chapters_of(doc):
-        if _AD_CHAPTER.search(chapter.title) and show and _names_show(chapter.title, show):
+    for chapter in chapters_of(doc) if show else ():
+        if _AD_CHAPTER.search(chapter.title) and _names_show(chapter.title, show):
             hits.append(_Hit(show, None, chapter.title, None))
     return _merge(hits)
 

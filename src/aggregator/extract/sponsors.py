@@ -20,10 +20,11 @@ from collections import Counter
 
 from aggregator.extract.brands import BrandGroup, SponsorContext, clean_name, group_mentions
 from aggregator.extract.codes import attach_codes
-from aggregator.extract.mentions import DocView, Mention, find_mentions
+from aggregator.extract.mentions import Mention, find_mentions
 from aggregator.extract.promo import find_offer
 from aggregator.extract.registry import SponsorRegistry
 from aggregator.extract.text import Span, brand_from_label, clean_url, is_url_like
+from aggregator.extract.view import DocView
 from aggregator.model import Placement, Sponsor
 from aggregator.parse.document import Document
 
@@ -32,10 +33,13 @@ __all__ = ["SponsorContext", "find_sponsors", "placement"]
 _ANOTHER_READ = re.compile(r"sponsor|thanks|brought to you", re.I)
 
 
-def find_sponsors(doc: Document, ctx: SponsorContext, registry: SponsorRegistry) -> list[Sponsor]:
-    """Paid third-party reads of this episode, each brand once, mentions merged."""
-    d = DocView(doc, ctx.show)
-    mentions = find_mentions(d)
+def find_sponsors(
+    doc: Document, ctx: SponsorContext, registry: SponsorRegistry, view: DocView | None = None
+) -> list[Sponsor]:
+    """Paid third-party reads of this episode, each brand once, mentions merged (``view``:
+    the document's, when another stage reads it too)."""
+    d = view or DocView(doc)
+    mentions = find_mentions(d, ctx.show)
     groups = group_mentions(d, mentions, ctx, registry)
     attach_codes(d, groups)
     duration = ctx.duration or doc.duration

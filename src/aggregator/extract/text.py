@@ -19,7 +19,7 @@ from publicsuffixlist import PublicSuffixList
 
 _SENTENCE_END = re.compile(r"([.!?…][\"”’)\]]*)[ \t]+(?=[\"“‘(\[]?[A-Z0-9\u00c0-\u024f])|\n+")
 _WORD = re.compile(r"[^\W_](?:[\w'’.&+-]*[^\W_])?|[^\W_]")
-_KEY = re.compile(r"[^0-9a-z]+")
+_NOT_KEY = bytes(sorted(set(range(128)) - set(b"0123456789abcdefghijklmnopqrstuvwxyz")))
 
 TLDS = (
     "com|io|dev|ai|app|net|org|fm|co|us|uk|de|fr|nl|se|no|dk|fi|ie|es|it|ch|at|be|ca|au|nz"
@@ -41,6 +41,10 @@ _TRACKING = re.compile(
     r"mc_eid|igshid|_ga|_gl|via|src|source|campaign|affiliate|aff|trk|spm|si|s_cid)$",
     re.I,
 )
+# the host and port of a plain web URL, up to what ends them or what urlsplit would check
+_WEB_NETLOC = re.compile(r"https?://([^/?#\[\]\t\r\n]*)")
+# a web URL without query, fragment or anything urlsplit would drop or check
+_PLAIN_URL = re.compile(r"(https?)://([^/?#\[\]\t\r\n]+)((?:/[^?#\t\r\n]*)?)", re.I)
 _HOST_PREFIX = re.compile(r"^(?:www\d?|try|get|go|join|app|my|signup|start|m|l|links?|info)\.")
 
 
@@ -80,12 +84,19 @@ class Span:
 
 @lru_cache(maxsize=8192)
 def key(text: str) -> str:
-    """Casefolded letters and digits only: 'Quill Stream', 'quillstream' and 'QuillStream' agree."""
-    if text.isascii():
-        return _KEY.sub("", text.lower())
-    text = unicodedata.normalize("NFKD", text).casefold()
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _KEY.sub("", text)
+    """Casefolded letters and digits only: 'Quill Stream', 'quillstream' and 'QuillStream' agree.
+    Remembered, as names and phrases recur; see :func:`long_key` for whole documents."""
+    return long_key(text)
+
+
+def long_key(text: str) -> str:
+    """:func:`key` without the cache, which whole documents would only fill (with a few
+    KB each). Accents come off in NFKD as combining marks, which go with every other
+    character outside ``[0-9a-z]``; bytes.translate drops those ten times faster than a
+    regular expression's substitution on notes-sized text."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+    return text.casefold().encode("ascii", "ignore").translate(None, _NOT_KEY).decode("ascii")
 
 
 def find_all(text: str, needles: Sequence[str]) -> list[int]:
@@ -135,6 +146,18 @@ class Joined:
                 at = self.joined.find(word, self.starts[i + 1])
         return out
 
+    def matching(self, pattern: re.Pattern[str]) -> set[int]:
+        """Indexes of the texts the pattern matches in (no match may cross ``sep``)."""
+        out: set[int] = set()
+        m = pattern.search(self.joined)
+        while m:
+            i = self.at(m.start())[0]
+            out.add(i)
+            if i + 1 == len(self.starts):
+                break
+            m = pattern.search(self.joined, self.starts[i + 1])
+        return out
+
 
 def _find_all_lowered(lows: Sequence[str], needles: Sequence[str]) -> list[list[int]]:
     """Every needle's offsets in each lowered text, one scan per needle over the join: the
@@ -181,29 +204,19 @@ class KeywordGroup:
 
     The pattern is tried only where some needle's rarest character stands, and each
     alternative there first checks the characters after it, so prose costs about one
-    test per character instead of one scan per needle. The last texts read are
-    remembered, so stages that read one document in turn share that pass.
+    test per character instead of one scan per needle.
     """
 
     def __init__(self) -> None:
         self._sets: list[Keywords] = []
         self._scan: _Scan | None = None
-        self._last: tuple[tuple[str, ...], dict[Keywords, list[list[int]]]] = ((), {})
 
     def add(self, keywords: Keywords) -> None:
         self._sets.append(keywords)
         self._scan = None
 
-    def find_all_in(self, keywords: Keywords, texts: Sequence[str]) -> list[list[int]]:
-        """``Keywords.find_all_in`` for one member of the group."""
-        texts = tuple(texts)
-        last_texts, found = self._last  # one read: another thread may replace it
-        if texts != last_texts or keywords not in found:
-            found = self._find(texts)
-            self._last = (texts, found)
-        return found[keywords]
-
-    def _find(self, texts: tuple[str, ...]) -> dict[Keywords, list[list[int]]]:
+    def find_all(self, texts: Sequence[str]) -> dict[Keywords, list[list[int]]]:
+        """``Keywords.find_all_in`` for every member of the group."""
         lows = [t.lower() for t in texts]
         if sum(map(len, lows)) != sum(map(len, texts)):  # 'İ' lowers to two characters
             return {kw: _find_all_lowered(lows, kw.needles) for kw in self._sets}
@@ -268,6 +281,7 @@ class _Scan:
 
 
 # the sponsor, self-promotion and promo code stages read each document in turn
+# (``view.DocView.hits``)
 ONE_PASS = KeywordGroup()
 
 
@@ -277,14 +291,14 @@ class Keywords:
 
     def __init__(self, needles: Sequence[str], group: KeywordGroup | None = None) -> None:
         self.needles = tuple(needles)
-        self._group = group or KeywordGroup()
-        self._group.add(self)
+        self.group = group or KeywordGroup()
+        self.group.add(self)
 
     def find_all_in(self, texts: Sequence[str]) -> list[list[int]]:
         """Sorted offsets where needles start in each lowered text. An occurrence that
         overlaps a found one may be left out: no needle holds a sentence break, so the
         sentences holding a needle are those holding an offset."""
-        return self._group.find_all_in(self, texts)
+        return self.group.find_all(texts)[self]
 
 
 class Lowered:
@@ -301,12 +315,12 @@ class Lowered:
         self.pattern = re.compile(pattern, re.I)
         self._lower = re.compile(pattern)
 
-    def search(self, text: str, low: str | None = None) -> re.Match[str] | None:
-        """The first match; for ASCII text it is a match in ``low`` (``text.lower()``,
-        computed when not given), so read its span, not its groups."""
+    def search(self, text: str, low: str | None = None, pos: int = 0) -> re.Match[str] | None:
+        """The first match from ``pos``; for ASCII text it is a match in ``low``
+        (``text.lower()``, computed when not given), so read its span, not its groups."""
         if text.isascii():
-            return self._lower.search(text.lower() if low is None else low)
-        return self.pattern.search(text)
+            return self._lower.search(text.lower() if low is None else low, pos)
+        return self.pattern.search(text, pos)
 
 
 def fold(text: str) -> str:
@@ -317,6 +331,15 @@ def fold(text: str) -> str:
     if low.isascii():
         return low
     return low.replace("ı", "i").replace("ſ", "s").replace("\u0307", "")
+
+
+def plain(text: str) -> str:
+    """``fold``ed text with each run of whitespace one space, and one at either end: where
+    a pattern has ``\\s+`` its match has one space, so gates can ask for "we are "."""
+    folded = fold(text)
+    if folded.isprintable() and "  " not in folded:
+        return f" {folded.strip(' ')} "  # its only whitespace is single spaces already
+    return f" {' '.join(folded.split())} "
 
 
 def may_match(folded: str, needs: Sequence[Sequence[str]]) -> bool:
@@ -390,7 +413,10 @@ def registrable(host: str) -> str:
 def domain_label(host_or_url: str) -> str:
     """The brand-bearing label of a host: 'https://try.brand.app/x' -> 'brand'."""
     host = host_or_url
-    if "://" in host:
+    web = _WEB_NETLOC.match(host) if host.isascii() else None
+    if web and host[web.end() : web.end() + 1] in ("", "/", "?", "#"):
+        host = web.group(1)  # what ``urlsplit`` reads, without its checks and copies
+    elif "://" in host:
         host = urlsplit(host).netloc
     host = host.split("/")[0]
     reg = registrable(host)
@@ -408,6 +434,10 @@ def host_of(url: str) -> str:
 def clean_url(url: str) -> str:
     """Absolute http(s) URL without tracking parameters (utm_*, ref, fbclid, ...)."""
     url = url.strip()
+    plain_url = _PLAIN_URL.fullmatch(url) if url.isascii() else None
+    if plain_url:  # no query to clean: what the round trip below gives, without it
+        scheme, netloc, path = plain_url.groups()
+        return f"{scheme.lower()}://{netloc.lower()}{path}"
     if not re.match(r"^https?://", url, re.I):
         url = "https://" + url.lstrip("/")
     try:
