@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,3 +276,15 @@ def test_an_index_cleared_by_a_whole_read_stays_cleared(db_url: str) -> None:
     store.record_success(source.id, now=NOW, next_check_at=NOW, item_index=b"")
     assert store.item_index(source.id) is None
     store.close()
+
+
+def test_a_reading_crosses_to_the_daemon_by_pickle_unchanged() -> None:
+    """Readings leave the parser process pickled; the model's own pickling must give back
+    equal episodes with every field (people, chapters, sponsors, enclosure) in place."""
+    reading = read("rss_4.xml")
+    assert any(ep.sponsors and ep.people and ep.enclosure for ep in reading.parsed.episodes)
+    back = pickle.loads(pickle.dumps(reading, pickle.HIGHEST_PROTOCOL))
+    assert back == reading
+    assert [dataclasses.asdict(ep) for ep in back.parsed.episodes] == [
+        dataclasses.asdict(ep) for ep in reading.parsed.episodes
+    ]

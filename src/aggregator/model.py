@@ -7,15 +7,33 @@ quietly change what an earlier step produced; use ``dataclasses.replace`` instea
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import operator
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 SponsorKind = Literal["sponsor", "self_promo"]
 Placement = Literal["pre", "mid", "post"]
 Role = Literal["host", "guest"]
+_T = TypeVar("_T")
 
 
+def _pickled_as_call(cls: type[_T]) -> type[_T]:
+    """Pickle an instance as its class called with its field values. A feed's episodes
+    cross from the parse worker to the daemon in one pickle, and the dataclass default
+    (a ``__getstate__`` and ``__setstate__`` that look the fields up for every object)
+    takes about twice as long to write and to read."""
+    dataclass_: Any = cls
+    values = operator.attrgetter(*(f.name for f in fields(dataclass_)))
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, values(self)
+
+    dataclass_.__reduce__ = __reduce__
+    return cls
+
+
+@_pickled_as_call
 @dataclass(frozen=True, slots=True)
 class Enclosure:
     url: str
@@ -23,6 +41,7 @@ class Enclosure:
     length: int | None = None
 
 
+@_pickled_as_call
 @dataclass(frozen=True, slots=True)
 class Person:
     name: str
@@ -31,6 +50,7 @@ class Person:
     img: str | None = None
 
 
+@_pickled_as_call
 @dataclass(frozen=True, slots=True)
 class Chapter:
     start: int  # seconds from the episode's start
@@ -38,6 +58,7 @@ class Chapter:
     url: str | None = None
 
 
+@_pickled_as_call
 @dataclass(frozen=True, slots=True)
 class Sponsor:
     """One brand's paid read (or the show's own promotion) in one episode, mentions merged."""
@@ -53,6 +74,7 @@ class Sponsor:
     confidence: float = 0.5
 
 
+@_pickled_as_call
 @dataclass(frozen=True, slots=True)
 class Episode:
     """An episode as one source describes it, normalised.

@@ -173,7 +173,7 @@ def unique_people(people: Iterable[Person]) -> tuple[Person, ...]:
         key = name.casefold()
         seen = found.get(key)
         if seen is None:
-            found[key] = dataclasses.replace(person, name=name)
+            found[key] = person if name == person.name else dataclasses.replace(person, name=name)
         else:
             found[key] = dataclasses.replace(
                 seen, href=seen.href or person.href, img=seen.img or person.img
@@ -191,7 +191,9 @@ def ordered_chapters(chapters: Iterable[Chapter]) -> tuple[Chapter, ...]:
         if chapter.start < 0 or not title or key in seen:
             continue
         seen.add(key)
-        found.append(dataclasses.replace(chapter, title=title))
+        found.append(
+            chapter if title == chapter.title else dataclasses.replace(chapter, title=title)
+        )
     return tuple(found)
 
 
@@ -200,7 +202,7 @@ def merge_sponsors(sponsors: Iterable[Sponsor]) -> tuple[Sponsor, ...]:
     are combined (details filled in, earliest start, highest confidence), the first
     mention's name and kind kept. Repeated until stable, since a combined mention can
     match one it did not match before."""
-    groups = [dataclasses.replace(s, name=clean_text(s.name)) for s in sponsors]
+    groups = [_named(s, clean_text(s.name)) for s in sponsors]
     groups = [s for s in groups if s.name]
     while True:
         merged: list[Sponsor] = []
@@ -214,6 +216,10 @@ def merge_sponsors(sponsors: Iterable[Sponsor]) -> tuple[Sponsor, ...]:
         if len(merged) == len(groups):
             return tuple(merged)
         groups = merged
+
+
+def _named(sponsor: Sponsor, name: str) -> Sponsor:
+    return sponsor if name == sponsor.name else dataclasses.replace(sponsor, name=name)
 
 
 def same_brand(a: Sponsor, b: Sponsor) -> bool:

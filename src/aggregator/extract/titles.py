@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aggregator.sanitize import clean_text
 
@@ -57,8 +58,7 @@ def split_title(raw: str, show: str | None = None, *, aliases: Iterable[str] = (
     " | Show Name" / " - Show Name" is removed as well.
     """
     text = clean_text(raw)
-    names = [key for key in (_key(clean_text(n)) for n in (show or "", *aliases)) if key]
-    names += _acronyms(names)
+    names = _show_names(show or "", tuple(aliases))
     title = own = _strip_show(text, names)
     number = season = None
     match = _head(title)
@@ -73,6 +73,32 @@ def split_title(raw: str, show: str | None = None, *, aliases: Iterable[str] = (
     title = _strip_show(title, names)
     title = title.strip(f" {_DASHES}:")
     return TitleParts(title=title or own, number=number, season=season)
+
+
+@dataclass(frozen=True, slots=True)
+class _ShowNames:
+    """A show's names as :func:`_key` gives them, and the bounds that keep the search short."""
+
+    keys: frozenset[str]
+    heads: tuple[str, ...]  # each key and a space: how a title's key starts with the name
+    tails: tuple[str, ...]  # a space and each key
+    longest: int  # characters of a title piece that can still be a name
+    most_words: int
+
+
+@lru_cache(maxsize=32)  # all titles of a feed share these: worked out once per feed
+def _show_names(show: str, aliases: tuple[str, ...]) -> _ShowNames | None:
+    names = [key for key in (_key(clean_text(n)) for n in (show, *aliases)) if key]
+    names += _acronyms(names)
+    if not names:
+        return None
+    return _ShowNames(
+        keys=frozenset(names),
+        heads=tuple(f"{n} " for n in names),
+        tails=tuple(f" {n}" for n in names),
+        longest=2 * max(len(n) for n in names) + 8,
+        most_words=max(len(n.split()) for n in names),
+    )
 
 
 def _balanced(match: re.Match[str]) -> bool:
@@ -112,25 +138,29 @@ def _key(text: str) -> str:
     return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
-def _strip_show(title: str, names: list[str]) -> str:
+def _strip_show(title: str, names: _ShowNames | None) -> str:
     """Remove the show's name where it stands before or after the title behind a separator,
     or before a number marker ("Show Name #12: Title")."""
-    if not names:
+    if names is None:
+        return title
+    # Separators and spaces are not word characters, so the key of a piece before or after
+    # one is the start or the end of the title's key, up to a space: when no name stands
+    # there, no piece is a name.
+    key = _key(title)
+    if not (key in names.keys or key.startswith(names.heads) or key.endswith(names.tails)):
         return title
     # Only pieces about as long as a name can be one, which keeps long titles linear.
-    longest = 2 * max(len(n) for n in names) + 8
     for sep in _SHOW_SEP.finditer(title):
         head, tail = title[: sep.start()], title[sep.end() :]
         if not head or not tail:
             continue
-        if len(head) <= longest and _key(head) in names:
+        if len(head) <= names.longest and _key(head) in names.keys:
             return tail
-        if len(tail) <= longest and _key(tail) in names:
+        if len(tail) <= names.longest and _key(tail) in names.keys:
             return head
     words = title.split(" ")
-    most_words = max(len(n.split()) for n in names)
-    for i in range(1, min(len(words), most_words + 1)):
-        if _key(" ".join(words[:i])) in names:
+    for i in range(1, min(len(words), names.most_words + 1)):
+        if _key(" ".join(words[:i])) in names.keys:
             rest = " ".join(words[i:])
             return rest if _head(rest) else title
     return title

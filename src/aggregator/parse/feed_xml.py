@@ -67,6 +67,11 @@ class Extras:
     transcript_type: str | None = None
 
 
+# podcast:person elements read so far in one document, by text and attributes: a feed names
+# the same hosts in every item.
+_People = dict[tuple[str, str | None, str | None, str | None], Person | None]
+
+
 @dataclass(frozen=True, slots=True)
 class XmlView:
     root: str | None  # local name of the root element ("rss", "feed", "html", ...)
@@ -112,10 +117,11 @@ def parse_xml(data: bytes, *, encoding: str | None = None, recover: bool) -> etr
 def view_of(root: etree._Element, base_url: str | None) -> XmlView:
     """What :class:`Extras` holds, for the channel and for every item in document order."""
     channel = next((c for c in _elements(root) if local_name(c.tag) == "channel"), root)
+    people: _People = {}
     return XmlView(
         root=local_name(root.tag),
-        channel=_extras(channel, base_url),
-        items=tuple(_extras(item, base_url) for item in items_of(root)),
+        channel=_extras(channel, base_url, people),
+        items=tuple(_extras(item, base_url, people) for item in items_of(root)),
     )
 
 
@@ -156,15 +162,21 @@ def items_of(root: etree._Element) -> list[etree._Element]:
 
 
 def _text(el: etree._Element) -> str:
-    return clean_text("".join(t for t in el.itertext() if isinstance(t, str)))
+    return clean_text(_raw_text(el))
 
 
-def _extras(el: etree._Element, base_url: str | None) -> Extras:
+def _raw_text(el: etree._Element) -> str:
+    if not len(el):  # no child nodes: the text is all there is
+        return el.text or ""
+    return "".join(t for t in el.itertext() if isinstance(t, str))
+
+
+def _extras(el: etree._Element, base_url: str | None, people_seen: _People) -> Extras:
     guid = explicit = author = image = chapters_url = None
     people: list[Person] = []
     chapters: list[Chapter] = []
     transcripts: list[tuple[str, str | None]] = []
-    for child in _elements(el):
+    for child in el.iterchildren(etree.Element):
         name, ns = _name_ns(child.tag)
         if name in ("item", "entry"):
             continue
@@ -179,7 +191,7 @@ def _extras(el: etree._Element, base_url: str | None) -> Extras:
                 image = http_url(child.get("href"), base_url) or image
         elif ns in PODCAST_NS:
             if name == "person":
-                person = _person(child)
+                person = _person(child, people_seen)
                 if person:
                     people.append(person)
             elif name == "chapters":
@@ -204,22 +216,27 @@ def _extras(el: etree._Element, base_url: str | None) -> Extras:
     )
 
 
-def _person(el: etree._Element) -> Person | None:
+def _person(el: etree._Element, seen: _People) -> Person | None:
+    key = (_raw_text(el), el.get("role"), el.get("href"), el.get("img"))
+    if key not in seen:
+        seen[key] = _person_of(*key)
+    return seen[key]
+
+
+def _person_of(text: str, role: str | None, href: str | None, img: str | None) -> Person | None:
     """podcast:person; no role means host (Podcasting 2.0); crew roles are not people we list."""
-    name = _text(el)
-    role_attr = " ".join((el.get("role") or "host").casefold().split())
-    role: Role
+    name = clean_text(text)
+    role_attr = " ".join((role or "host").casefold().split())
+    kind: Role
     if role_attr in _HOST_ROLES:
-        role = "host"
+        kind = "host"
     elif role_attr == "guest":
-        role = "guest"
+        kind = "guest"
     else:
         return None
     if not name:
         return None
-    return Person(
-        name=name, role=role, href=http_url(el.get("href"), None), img=http_url(el.get("img"), None)
-    )
+    return Person(name=name, role=kind, href=http_url(href, None), img=http_url(img, None))
 
 
 def _psc_chapters(el: etree._Element, base_url: str | None) -> list[Chapter]:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 from feedparser.api import StrictFeedParser
@@ -46,6 +47,9 @@ _DECLARED = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _UTF8 = frozenset({"utf-8"})
 _NAMESPACES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
 _QUERY_ENTITY = re.compile("&([A-Za-z0-9_]+);")
+# An absolute http(s) URL (printable ASCII) that urllib's parse and rebuild gives back as
+# it is: lowercase scheme, a host, no path parameters, no empty query or fragment.
+_PLAIN_URL = re.compile(r"https?://[^/?#;\[\]\\ ]+(?:/[^?#;\\ ]*)?(?:\?[^#\\ ]+)?(?:#[^\\ ]+)?")
 _ITEM_DEPTH = 4  # rss, channel, item, child: feedparser resolves URIs against this depth's base
 _LIKE_HTML: Callable[[str], bool] = _FeedParserMixin.looks_like_html
 
@@ -248,6 +252,14 @@ class _Names:
         return f"{prefix}_{suffix}" if prefix else suffix
 
 
+def _parses(url: str) -> bool:
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
+
+
 def _finish(text: str) -> str:
     """feedparser's last touches on every element's text: UTF-8 that was read as Latin-1
     is decoded again, C1 controls become their cp1252 characters."""
@@ -287,7 +299,8 @@ def _detail(kind: str, value: str) -> dict[str, str]:
 
 def _guessed(raw: str) -> tuple[str, str]:
     """A nominally plain text construct: feedparser calls it HTML when it looks like HTML."""
-    return ("text/html" if _LIKE_HTML(raw) else "text/plain"), _finish(raw)
+    html = ("<" in raw or "&" in raw) and _LIKE_HTML(raw)  # it needs a tag or an entity
+    return ("text/html" if html else "text/plain"), _finish(raw)
 
 
 class _Items:
@@ -299,6 +312,14 @@ class _Items:
         self._names = names
         self._base = base
         self._has_content = False
+        self._base_parses = _parses(base)  # else feedparser's joins all fail
+
+    def _join(self, raw: str) -> str:
+        """feedparser's ``_urljoin(base, raw)``, which gives a plain absolute URL back as it
+        is: such a URL (most links of a feed) skips urllib's parse and rebuild."""
+        if self._base_parses and raw.isascii() and raw.isprintable() and _PLAIN_URL.fullmatch(raw):
+            return raw
+        return _urljoin(self._base, raw)
 
     def read(self, channel: etree._Element, items: list[etree._Element]) -> list[dict[str, Any]]:
         self._channel_state(channel)
@@ -340,14 +361,14 @@ class _Items:
 
     def _entry(self, item: etree._Element) -> dict[str, Any]:
         entry: dict[str, Any] = {}
-        for child in item:
-            if isinstance(child.tag, str):
-                key = self._names(child.tag)
-                read = _READERS.get(key)
-                if read is None:
-                    _check_inert(self._names, key, child)
-                else:
-                    read(self, child, key, entry)
+        names = self._names
+        for child in item.iterchildren(etree.Element):
+            key = names(child.tag)
+            read = _READERS.get(key)
+            if read is None:
+                _check_inert(names, key, child)
+            else:
+                read(self, child, key, entry)
         return entry
 
     def _title(self, el: etree._Element, key: str, entry: dict[str, Any]) -> None:
@@ -387,7 +408,7 @@ class _Items:
     def _link(self, el: etree._Element, key: str, entry: dict[str, Any]) -> None:
         _no_attrs(el)
         raw = _text(el).strip()
-        value = _finish(_urljoin(self._base, raw) if raw else raw)
+        value = _finish(self._join(raw) if raw else raw)
         if "&" in value:
             value = _QUERY_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
         link = {"rel": "alternate", "type": "text/html"}
@@ -402,7 +423,7 @@ class _Items:
             raise _Decline
         is_link = attrs.get("ispermalink", "true") == "true"
         raw = _text(el).strip()
-        entry["id"] = value = _finish(_urljoin(self._base, raw) if raw and is_link else raw)
+        entry["id"] = value = _finish(self._join(raw) if raw and is_link else raw)
         entry.setdefault("guidislink", is_link and "link" not in entry)
         if is_link:
             entry.setdefault("link", value)
@@ -446,7 +467,7 @@ class _Items:
         attrs = _attrs(el)
         entry.setdefault("media_thumbnail", []).append(attrs)
         raw = _text(el).strip()
-        url = _finish(_urljoin(self._base, raw) if raw else raw)
+        url = _finish(self._join(raw) if raw else raw)
         if url.strip() and "url" not in attrs:
             attrs["url"] = url
 
@@ -481,6 +502,9 @@ def _check_inert(names: _Names, key: str, el: etree._Element) -> None:
             if names(nested.tag) != "psc_chapter" or "start" not in _attrs(nested):
                 raise _Decline
             _text(nested)
+    elif not len(el):  # the common case of the last one, without walking a subtree
+        if not _unhandled(key):
+            raise _Decline
     elif not all(_unhandled(names(nested.tag)) for nested in el.iter(etree.Element)):
         raise _Decline
 
