@@ -285,7 +285,8 @@ _TEXTS = [
 
 
 def test_keywords_mark_the_texts_a_plain_search_finds_needles_in():
-    got = Keywords(_NEEDLES).find_all_in(_TEXTS)
+    needles = Keywords(_NEEDLES)
+    got = needles.group.find_all(_TEXTS)[needles]
     want = [find_all(text, _NEEDLES) for text in _TEXTS]
     assert got[0] == [14]
     assert got[1] == [] and got[4] == []
@@ -303,10 +304,12 @@ def test_a_group_finds_each_members_needles_where_another_members_match_hides_th
         Keywords(("rt u",), group),
     )
     texts = ["Please SUPPORT US today", "support the team", "no needle"]
-    assert short.find_all_in(texts) == [[7], [0], []]
-    assert long.find_all_in(texts) == [[7], [], []]
-    assert tail.find_all_in(texts) == [[12], [], []]
-    assert Keywords(("support us",)).find_all_in(texts) == long.find_all_in(texts)
+    found = group.find_all(texts)
+    assert found[short] == [[7], [0], []]
+    assert found[long] == [[7], [], []]
+    assert found[tail] == [[12], [], []]
+    alone = Keywords(("support us",))
+    assert alone.group.find_all(texts)[alone] == found[long]
 
 
 @pytest.mark.parametrize(

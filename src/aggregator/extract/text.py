@@ -216,7 +216,9 @@ class KeywordGroup:
         self._scan = None
 
     def find_all(self, texts: Sequence[str]) -> dict[Keywords, list[list[int]]]:
-        """``Keywords.find_all_in`` for every member of the group."""
+        """For each member, the sorted offsets where its needles start in each lowered
+        text. An occurrence that overlaps a found one may be left out: no needle holds a
+        sentence break, so the sentences holding a needle are those holding an offset."""
         lows = [t.lower() for t in texts]
         if sum(map(len, lows)) != sum(map(len, texts)):  # 'İ' lowers to two characters
             return {kw: _find_all_lowered(lows, kw.needles) for kw in self._sets}
@@ -293,12 +295,6 @@ class Keywords:
         self.needles = tuple(needles)
         self.group = group or KeywordGroup()
         self.group.add(self)
-
-    def find_all_in(self, texts: Sequence[str]) -> list[list[int]]:
-        """Sorted offsets where needles start in each lowered text. An occurrence that
-        overlaps a found one may be left out: no needle holds a sentence break, so the
-        sentences holding a needle are those holding an offset."""
-        return self.group.find_all(texts)[self]
 
 
 class Lowered:
@@ -493,7 +489,7 @@ def texts_with_domains(texts: Sequence[str]) -> set[int]:
     spoken ' dot '), from one pass over them all instead of one per text: no match of
     either spans a line break."""
     join = Joined(texts, "\n")
-    found = {join.at(m.start())[0] for m in _TLD_DOT.finditer(join.joined)}
+    found = join.matching(_TLD_DOT)
     if " dot " in join.joined.lower():
         found.update(i for i, text in enumerate(texts) if " dot " in text.lower())
     return found

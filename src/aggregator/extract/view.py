@@ -38,7 +38,7 @@ class DocView:
         self._found: dict[KeywordGroup, dict[Keywords, list[list[int]]]] = {}
 
     def hits(self, keywords: Keywords) -> list[list[int]]:
-        """``keywords.find_all_in`` the block texts, one pass for its whole group."""
+        """``KeywordGroup.find_all`` of the block texts for ``keywords``, one pass for its whole group."""
         group = keywords.group
         if group not in self._found:
             self._found[group] = group.find_all(self.texts)
